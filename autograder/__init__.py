@@ -1,0 +1,1 @@
+"""Grading student submissions: intake, execution, scores, feedback."""

@@ -1,0 +1,52 @@
+"""`./course build`: solutions -> executed outputs -> minimx -> student edition -> the site."""
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.chapters import BUILD, ROOT, chapters
+from pipeline.execute import execute_chapter, is_current
+from pipeline.export import package_files, write_package
+from pipeline.generate import generate
+
+
+def step(message):
+    print(f'==> {message}', flush=True)
+
+
+def execute_all(chapter_list, force=False):
+    for ch in chapter_list:
+        if not force and is_current(ch):
+            print(f'  {ch.id}: outputs are current (inputs unchanged), not re-executed')
+            continue
+        seconds = execute_chapter(ch)
+        print(f'  {ch.id}: executed in {seconds:.1f} s, outputs stored in {ch.source.relative_to(ROOT)}')
+
+
+def build_site():
+    """jupyter-book with warnings as errors; the notebooks are not executed again here."""
+    jb = Path(sys.executable).with_name('jupyter-book')
+    cmd = [str(jb), 'build', str(ROOT), '-W', '-n', '--keep-going', '--quiet']
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f'error: jupyter-book build failed (warnings count as errors):\n'
+                         f'{result.stdout[-4000:]}\n{result.stderr[-4000:]}')
+    return BUILD / 'html' / 'index.html'
+
+
+def build(force=False, site=True):
+    started = time.monotonic()
+    all_chapters = chapters()
+    step(f'1/4 executing solution notebooks ({len(all_chapters)} chapters)')
+    execute_all(all_chapters, force=force)
+    step('2/4 exporting tagged cells into minimx/')
+    files = package_files(all_chapters)
+    write_package(files, ROOT)
+    print(f'  wrote {len(files)} files')
+    step('3/4 generating the student edition into book/')
+    generate(all_chapters)
+    if site:
+        step('4/4 building the site with jupyter-book')
+        index = build_site()
+        print(f'  open {index.relative_to(ROOT)} in a browser')
+    print(f'build finished in {time.monotonic() - started:.1f} s')

@@ -1,0 +1,123 @@
+"""Execute notebooks the way a student's machine would: beside the minimx of earlier chapters.
+
+A chapter's notebook never runs against the repository's full package: it runs in a fresh
+folder holding `checks.py` and the minimx built from the chapters before it, exactly what
+`./course release` hands a student. Seeds are set by the notebooks; what this module pins is
+everything else that could change an output (hash seed, BLAS threads, plotting backend).
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+
+from pipeline.chapters import CELL_TIMEOUT, CHECKS, before
+from pipeline.export import package_files, write_package
+
+# One BLAS thread: sums come out bit-identical run after run, so stored outputs reproduce.
+DETERMINISTIC_ENV = {
+    'PYTHONHASHSEED': '0',
+    'OPENBLAS_NUM_THREADS': '1',
+    'OMP_NUM_THREADS': '1',
+    'MKL_NUM_THREADS': '1',
+    'MPLBACKEND': 'module://matplotlib_inline.backend_inline',
+}
+
+
+def pin_environment():
+    """Apply DETERMINISTIC_ENV to this process, so kernels started from it inherit it."""
+    os.environ.update(DETERMINISTIC_ENV)
+    os.environ.pop('PYTHONPATH', None)       # kernels must import minimx from their own folder
+    # nbgrader runs tools of its environment (alembic) by name: put that environment first.
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get('PATH', '').split(os.pathsep)[0] != bin_dir:
+        os.environ['PATH'] = bin_dir + os.pathsep + os.environ.get('PATH', '')
+
+
+def stage(ch, folder):
+    """Fill `folder` with what a student of `ch` has: checks.py and minimx of earlier chapters."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CHECKS, folder / 'checks.py')
+    earlier = before(ch)
+    if earlier:
+        write_package(package_files(earlier), folder)
+    return folder
+
+
+@contextmanager
+def staged(ch):
+    with tempfile.TemporaryDirectory(prefix=f'{ch.id}-run-') as tmp:
+        yield stage(ch, tmp)
+
+
+def inputs_hash(ch):
+    """A digest of everything the chapter's outputs depend on: its code cells, checks.py and
+    the minimx of earlier chapters. Unchanged digest = stored outputs are still current."""
+    nb = nbformat.read(str(ch.source), as_version=4)
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        if cell.cell_type == 'code':
+            h.update(cell.source.encode())
+            h.update(b'\0')
+    h.update(CHECKS.read_bytes())
+    for rel, text in package_files(before(ch)).items():
+        h.update(rel.encode() + text.encode())
+    h.update(json.dumps(DETERMINISTIC_ENV, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def is_current(ch):
+    nb = nbformat.read(str(ch.source), as_version=4)
+    return nb.metadata.get('course', {}).get('inputs') == inputs_hash(ch)
+
+
+def run_notebook(nb, folder, label, timeout=CELL_TIMEOUT, allow_errors=False):
+    """Execute `nb` (in memory) with `folder` as its working directory, printing progress."""
+    from nbclient import NotebookClient
+
+    pin_environment()
+    code_cells = [c for c in nb.cells if c.cell_type == 'code']
+    started = time.monotonic()
+    done = [0]
+
+    def progress(cell, cell_index, execute_reply):
+        if cell.cell_type != 'code':
+            return
+        done[0] += 1
+        line = f'\r  {label}: cell {done[0]}/{len(code_cells)}  ({time.monotonic() - started:5.1f} s)'
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name='python3', allow_errors=allow_errors,
+                            resources={'metadata': {'path': str(folder)}},
+                            record_timing=False, on_cell_executed=progress)
+    try:
+        client.execute()
+    finally:
+        sys.stderr.write('\n')
+    return time.monotonic() - started
+
+
+def execute_chapter(ch):
+    """Run the chapter's solution notebook in a staged folder and store its outputs in place."""
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(str(ch.source), as_version=4)
+    with staged(ch) as folder:
+        try:
+            seconds = run_notebook(nb, folder, ch.id)
+        except CellExecutionError as err:
+            text = re.sub(r'\x1b\[[0-9;]*m', '', str(err))
+            raise SystemExit(f'error: the solution notebook {ch.source.name} failed while executing:\n'
+                             f'{text[-3000:]}\nFix the notebook; nothing was written.') from None
+    nb.metadata['course'] = {'inputs': inputs_hash(ch)}
+    nbformat.write(nb, str(ch.source))
+    return seconds

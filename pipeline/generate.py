@@ -1,0 +1,52 @@
+"""The student edition: nbgrader's generate_assignment, solutions/chNN -> book/chNN.
+
+Answer regions become `raise NotImplementedError()`, hidden tests disappear, and the
+reference outputs stay as the expected output (see nbgrader_settings.ClearSolutionOutputs).
+"""
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline.chapters import ROOT
+from pipeline.nbgrader_settings import config
+
+
+def nbgrader_api(root, **settings):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = config(root, **settings)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+    api.log.setLevel(logging.WARNING)
+    return api
+
+
+def _run(result, what):
+    if not result.get('success'):
+        raise SystemExit(f'error: nbgrader {what} failed:\n{result.get("error") or result.get("log")}')
+
+
+def generate(chapter_list, root=ROOT, release_directory='book', work_directory=None):
+    """Write the student edition of each chapter into `root/release_directory/chNN/`.
+
+    nbgrader records the assignment in the gradebook of `work_directory`; without one (the
+    book), a throwaway gradebook is used so that building never touches a real one."""
+    with tempfile.TemporaryDirectory(prefix='gradebook-') as scratch:
+        work = work_directory or scratch
+        Path(root, work).mkdir(parents=True, exist_ok=True)
+        api = nbgrader_api(root, release_directory=release_directory, work_directory=work)
+        for ch in chapter_list:
+            _run(api.generate_assignment(ch.id, force=True, create=True), f'generate_assignment {ch.id}')
+
+
+def generate_elsewhere(chapter_list):
+    """Generate the student editions from the current solutions into a scratch copy of the
+    course and return {relative path: bytes} of what landed in its book/ (staleness checks)."""
+    with tempfile.TemporaryDirectory(prefix='student-edition-') as tmp:
+        tmp = Path(tmp)
+        for ch in chapter_list:
+            shutil.copytree(ch.source.parent, tmp / 'solutions' / ch.id)
+        generate(chapter_list, root=tmp)
+        return {p.relative_to(tmp / 'book').as_posix(): p.read_bytes()
+                for p in sorted((tmp / 'book').rglob('*')) if p.is_file()}

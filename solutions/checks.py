@@ -1,0 +1,79 @@
+"""Test helpers the chapter notebooks' test cells use.
+
+Shipped beside every student notebook. Each check says what was checked, what came out and
+what was expected, so a failing test reads as advice rather than a bare AssertionError.
+Nothing is printed on success except by `passed`, so hidden tests stay silent.
+"""
+import re
+
+import numpy as np
+
+__all__ = ['check', 'check_equal', 'check_array', 'check_raises', 'passed']
+
+
+class CheckFailed(AssertionError):
+    """A visible or hidden test found a wrong answer."""
+
+
+def _numpy(value):
+    """NDArray (anything with asnumpy), numpy array, list or number -> numpy array."""
+    if hasattr(value, 'asnumpy'):
+        return value.asnumpy()
+    return np.asarray(value)
+
+
+def check(condition, message):
+    """Fail with `message` unless `condition` is true."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def check_equal(actual, expected, what):
+    """`actual == expected` for plain values (ints, tuples, strings, dtypes)."""
+    try:
+        same = bool(actual == expected)
+    except (ValueError, TypeError):          # arrays compare elementwise: not a plain value
+        same = False
+    if not same:
+        raise CheckFailed(f'{what}: expected {expected!r}, got {actual!r}')
+
+
+def check_array(actual, expected, what, rtol=1e-5, atol=1e-6, dtype=None):
+    """Shape, optional dtype, finiteness and values of an array, with readable messages."""
+    got, want = _numpy(actual), _numpy(expected)
+    if got.shape != want.shape:
+        raise CheckFailed(f'{what}: expected shape {want.shape}, got shape {got.shape}')
+    if dtype is not None and got.dtype != np.dtype(dtype):
+        raise CheckFailed(f'{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}')
+    if got.dtype.kind in 'fc' and not np.isfinite(got).all() and np.isfinite(want).all():
+        raise CheckFailed(f'{what}: the result contains NaN or Inf')
+    try:
+        ok = np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+    except TypeError:
+        ok = np.array_equal(got, want)
+    if not ok:
+        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+        where = np.unravel_index(np.argmax(diff), diff.shape) if diff.ndim else ()
+        raise CheckFailed(f'{what}: values differ (largest difference {diff.max():.3g} at index '
+                          f'{tuple(int(i) for i in where)}: got {got[where].tolist()!r}, expected {want[where].tolist()!r})')
+
+
+def check_raises(exc_types, fn, match=None, what='the call'):
+    """`fn()` must raise one of `exc_types`; with `match`, its message must contain that regex."""
+    try:
+        fn()
+    except exc_types as err:
+        if match is not None and not re.search(match, str(err)):
+            raise CheckFailed(f'{what}: raised {type(err).__name__} as it should, but the message '
+                              f'{str(err)!r} does not contain {match!r}') from None
+        return
+    except Exception as err:
+        names = exc_types.__name__ if isinstance(exc_types, type) else \
+            ' or '.join(t.__name__ for t in exc_types)
+        raise CheckFailed(f'{what}: expected {names}, got {type(err).__name__}: {err}') from None
+    names = exc_types.__name__ if isinstance(exc_types, type) else ' or '.join(t.__name__ for t in exc_types)
+    raise CheckFailed(f'{what}: expected {names} to be raised, but nothing was raised')
+
+
+def passed(name):
+    print(f'✓ {name}: visible tests passed')
