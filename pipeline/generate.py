@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.chapters import ROOT
+from pipeline.execute import pin_environment
 from pipeline.nbgrader_settings import config
 
 
@@ -16,6 +17,7 @@ def nbgrader_api(root, **settings):
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    pin_environment()                 # nbgrader calls its own `alembic`: needs our PATH
     cfg = config(root, **settings)
     api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
     api.log.setLevel(logging.WARNING)

@@ -1,0 +1,118 @@
+"""Every stage as a user runs it: nbval on the solutions, release, check, grade."""
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from pipeline.chapters import ROOT, chapters
+from pipeline.check import nbval_args
+from pipeline.execute import DETERMINISTIC_ENV, staged
+
+CHAPTERS = chapters()
+COURSE = [sys.executable, '-m', 'pipeline']
+pytestmark = pytest.mark.slow
+
+
+def run(args, **kwargs):
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT))
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, **kwargs)
+
+
+@pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
+def test_solution_outputs_reproduce_under_nbval(ch):
+    with staged(ch) as folder:
+        shutil.copy(ch.source, folder / ch.source.name)
+        result = run([sys.executable, '-m', 'pytest', *nbval_args(folder / ch.source.name)])
+    assert result.returncode == 0, result.stdout[-5000:]
+
+
+@pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
+def test_release_ships_only_earlier_chapters(ch, tmp_path):
+    result = run([*COURSE, 'release', ch.id, '--to', str(tmp_path / ch.id)])
+    assert result.returncode == 0, result.stderr
+    shipped = {p.relative_to(tmp_path / ch.id).as_posix() for p in (tmp_path / ch.id).rglob('*') if p.is_file()}
+    assert f'{ch.name}.ipynb' in shipped and 'checks.py' in shipped
+    sources = ' '.join((tmp_path / ch.id / p).read_text() for p in shipped if p.startswith('minimx/'))
+    for later in CHAPTERS:
+        if later.number >= ch.number:
+            assert f'solutions/{later.id}/' not in sources, f'{ch.id} ships code of {later.id}'
+
+
+def answer_cell(nb, grade_id):
+    return next(c for c in nb.cells if c.get('metadata', {}).get('nbgrader', {}).get('grade_id') == grade_id)
+
+
+def with_bug(ch, grade_id, old, new, dest):
+    """A copy of the solution notebook whose answer `grade_id` has `old` replaced by `new`."""
+    nb = nbformat.read(str(ch.source), as_version=4)
+    cell = answer_cell(nb, grade_id)
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(dest))
+    return dest
+
+
+# A known bug per chapter: (answer cell, text replaced, replacement, the test cell it fails).
+KNOWN_BUGS = {
+    'ch01': ('ex_pick', "index = _clip_or_wrap(index, data.shape[axis], mode)",
+             "index = index.astype(np.int64)", 'test_pick'),
+}
+
+
+@pytest.mark.parametrize('ch', [c for c in CHAPTERS if c.id in KNOWN_BUGS], ids=lambda c: c.id)
+def test_check_names_the_cell_of_a_wrong_answer(ch, tmp_path):
+    grade_id, old, new, failing = KNOWN_BUGS[ch.id]
+    buggy = with_bug(ch, grade_id, old, new, tmp_path / f'{ch.name}.ipynb')
+    result = run([*COURSE, 'check', ch.id, str(buggy)])
+    assert result.returncode == 1, result.stdout[-3000:]
+    flagged = re.findall(r'^✗ cell \d+ of \d+: (\S+)', result.stdout, re.M)
+    assert flagged == [failing], result.stdout[-3000:]
+    good = run([*COURSE, 'check', ch.id, str(ch.source)])
+    assert good.returncode == 0 and 'All outputs match the reference run.' in good.stdout, good.stdout[-3000:]
+
+
+@pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
+def test_grading_round_trip(ch, tmp_path):
+    subs = tmp_path / 'submissions'
+    for student, source in [('reference', ch.source), ('untouched', ch.student)]:
+        (subs / student).mkdir(parents=True)
+        shutil.copy(source, subs / student / f'{ch.name}.ipynb')
+    if ch.id in KNOWN_BUGS:
+        grade_id, old, new, failing = KNOWN_BUGS[ch.id]
+        with_bug(ch, grade_id, old, new, subs / 'buggy' / f'{ch.name}.ipynb')
+    (subs / 'not_json').mkdir()
+    (subs / 'not_json' / f'{ch.name}.ipynb').write_text('{"cells": [')
+    bad_meta = json.loads(ch.student.read_text())
+    bad_meta['cells'][1]['metadata']['nbgrader'] = {'grade': 'yes', 'solution': 3}
+    (subs / 'bad_metadata').mkdir()
+    (subs / 'bad_metadata' / f'{ch.name}.ipynb').write_text(json.dumps(bad_meta))
+    (subs / 'empty').mkdir()
+
+    started = time.monotonic()
+    result = run([*COURSE, 'grade', str(subs), '--chapter', ch.id], timeout=900)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(ROOT / '_grading' / 'reports' / ch.id / 'grades.csv') as f:
+        rows = {r['student']: r for r in csv.DictReader(f)}
+    assert set(rows) == {'reference', 'untouched', 'not_json', 'bad_metadata', 'empty'} | (
+        {'buggy'} if ch.id in KNOWN_BUGS else set())
+    ref = rows['reference']
+    assert ref['status'] == 'graded' and float(ref['total']) == float(ref['max']) > 0
+    assert rows['untouched']['status'] == 'graded' and float(rows['untouched']['total']) == 0
+    if ch.id in KNOWN_BUGS:
+        buggy = rows['buggy']
+        assert buggy['status'] == 'graded' and float(buggy[failing]) == 0
+        assert float(buggy['total']) == float(ref['max']) - float(ref[failing])
+    for student in ('not_json', 'bad_metadata', 'empty'):
+        assert rows[student]['status'] == 'student_error' and rows[student]['message'], student
+    assert (ROOT / '_grading' / 'reports' / ch.id / 'feedback' / 'reference.html').exists()
+    print(f'{ch.id}: graded {len(rows)} submissions in {elapsed:.1f} s')
