@@ -1,5 +1,4 @@
 """The single-source rule and the shape of every notebook: fast, static checks."""
-import json
 import re
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pipeline.chapters import BOOK, ROOT, chapters
 from pipeline.execute import is_current
 from pipeline.export import package_files, read_package
 from pipeline.generate import generate_elsewhere
+from conftest import leaked, secret_lines
 
 CHAPTERS = chapters()
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
@@ -95,15 +95,10 @@ def test_answer_and_test_cells_are_well_formed(ch):
 def test_student_edition_holds_no_solution_and_no_hidden_test(ch):
     student_text = ch.student.read_text(encoding='utf-8')
     assert HIDDEN_BEGIN not in student_text and BEGIN not in student_text
-    regions = re.compile('|'.join(f'{re.escape(b)}\\n(.*?){re.escape(e)}'
-                                  for b, e in [(BEGIN, END), (HIDDEN_BEGIN, HIDDEN_END)]), re.S)
-    sources = [c.source for c in nbformat.read(str(ch.source), as_version=4).cells]
-    public = '\n'.join(regions.sub('', src) for src in sources)       # what students may see
-    secret = {line.strip() for src in sources for m in regions.finditer(src)
-              for body in m.groups() if body for line in body.splitlines()}
-    secret = {line for line in secret if len(line) > 20 and line not in public}
-    leaked = [line for line in secret if json.dumps(line)[1:-1] in student_text]
-    assert not leaked, f'{ch.id}: solution or hidden-test lines in the student edition: {leaked[:3]}'
+    secrets = secret_lines(ch)
+    assert len(secrets) > 20, 'the leak check needs solution lines to look for'
+    found = leaked(secrets, student_text)
+    assert not found, f'{ch.id}: solution or hidden-test lines in the student edition: {found[:3]}'
 
 
 def test_toc_lists_every_chapter_in_order():
