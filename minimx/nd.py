@@ -225,6 +225,7 @@ random = _Random()
 
 @add_to_class(NDArray)
 def __repr__(self):
+    """The values, then <NDArray {shape joined by x} @{context}>, as MXNet prints."""
     shape_info = 'x'.join(str(d) for d in self.shape)
     return f'\n{self._data}\n<NDArray {shape_info} @{self.context}>'
     ### END SOLUTION
@@ -272,18 +273,30 @@ def register_op(name):
     return register
 
 
-def invoke(name, inputs, **attrs):
-    """Run operation `name` on NDArray `inputs` and wrap the result in a new NDArray."""
-    out = NDArray(_FORWARD[name](*[x._data for x in inputs], **attrs))
+def invoke(name, inputs, out=None, **attrs):
+    """Run operation `name` on NDArray `inputs`: into a new NDArray, or into `out`'s buffer."""
+    forward = _FORWARD[name]
+    buffers = [x._data for x in inputs]
+    if out is None:
+        out = NDArray(forward(*buffers, **attrs))
+    else:
+        _before_write(out)
+        if isinstance(forward, np.ufunc):          # add, multiply, ...: straight into out's buffer
+            forward(*buffers, out=out._data)
+        else:
+            out._data[...] = forward(*buffers, **attrs)
     if _listener is not None:
         _listener.on_op(name, inputs, out, attrs)
     return out
 
 
-def _before_write(target, value=None):
-    """Every in-place write calls this first (autograd refuses writes into its graph)."""
+def _before_write(target, value=None, key=None):
+    """Every in-place write calls this first; autograd (chapter 2) refuses writes into its graph.
+
+    `value` is what will be written; `key` the index written to (None: an in-place operator
+    such as `+=`, or `out=`)."""
     if _listener is not None:
-        _listener.on_write(target, value)
+        _listener.on_write(target, value, key)
 
 
 @register_op('reshape')
@@ -464,14 +477,11 @@ def elemwise_add(lhs, rhs, out=None):
     if lhs._data.dtype != rhs._data.dtype:
         raise MXNetError(f'Incompatible attr in node elemwise_add at 1-th input: expected '
                          f'{lhs._data.dtype}, got {rhs._data.dtype}')
-    if out is None:
-        return invoke('add', [lhs, rhs])
-    if out.shape != lhs.shape:
+    if out is not None and (out.shape != lhs.shape or out._data.dtype != lhs._data.dtype):
         raise MXNetError(f'Incompatible attr in node elemwise_add for output: expected '
-                         f'{_fmt_shape(lhs.shape)}, got {_fmt_shape(out.shape)}')
-    _before_write(out, lhs)
-    np.add(lhs._data, rhs._data, out=out._data)
-    return out
+                         f'{_fmt_shape(lhs.shape)} {lhs._data.dtype}, got {_fmt_shape(out.shape)} '
+                         f'{out._data.dtype}')
+    return invoke('add', [lhs, rhs], out=out)
     ### END SOLUTION
 
 def _index_key(key):
@@ -485,6 +495,7 @@ def _index_key(key):
 
 @add_to_class(NDArray)
 def __setitem__(self, key, value):
+    """self[key] = value, written into this array's own buffer (value broadcast to the region)."""
     if isinstance(value, NDArray):
         data = value._data
     elif isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, complex):
@@ -502,7 +513,7 @@ def __setitem__(self, key, value):
     if broadcast_shape(region_shape, shape) != region_shape:
         raise MXNetError(f'cannot assign a value of shape {_fmt_shape(data.shape)} to a region of '
                          f'shape {_fmt_shape(region_shape)}')
-    _before_write(self, value)
+    _before_write(self, value, key)
     self._data[key] = data.reshape(shape)
     ### END SOLUTION
 
@@ -514,7 +525,8 @@ def _inplace(name):
         if result.shape != self.shape:
             raise MXNetError(f'in-place {name} would change the shape from {_fmt_shape(self.shape)} '
                              f'to {_fmt_shape(result.shape)}; x += y may broadcast y, never x')
-        self[:] = result
+        _before_write(self, other)
+        self._data[...] = result._data
         return self
     return method
 

@@ -88,13 +88,21 @@ def run_notebook(nb, folder, label, timeout=CELL_TIMEOUT, allow_errors=False):
     started = time.monotonic()
     done = [0]
 
+    live = sys.stderr.isatty()
+
     def progress(cell, cell_index, execute_reply):
+        # One line rewritten in place on a terminal; in a log, a line per 10 s of work.
         if cell.cell_type != 'code':
             return
         done[0] += 1
-        line = f'\r  {label}: cell {done[0]}/{len(code_cells)}  ({time.monotonic() - started:5.1f} s)'
-        sys.stderr.write(line)
+        elapsed = time.monotonic() - started
+        if live:
+            sys.stderr.write(f'\r  {label}: cell {done[0]}/{len(code_cells)}  ({elapsed:5.1f} s)')
+        elif elapsed > 10 * (progress.reported + 1):
+            progress.reported = int(elapsed // 10)
+            sys.stderr.write(f'  {label}: cell {done[0]}/{len(code_cells)} after {elapsed:.0f} s\n')
         sys.stderr.flush()
+    progress.reported = 0
 
     client = NotebookClient(nb, timeout=timeout, kernel_name='python3', allow_errors=allow_errors,
                             resources={'metadata': {'path': str(folder)}},
@@ -102,7 +110,8 @@ def run_notebook(nb, folder, label, timeout=CELL_TIMEOUT, allow_errors=False):
     try:
         client.execute()
     finally:
-        sys.stderr.write('\n')
+        if live:
+            sys.stderr.write('\n')
     return time.monotonic() - started
 
 

@@ -74,9 +74,11 @@ def test_answer_and_test_cells_are_well_formed(ch):
     for cell in answers:
         gid = nbgrader(cell)['grade_id']
         assert cell.cell_type == 'code' and gid.startswith('ex_'), gid
-        lines = [ln.strip() for ln in cell.source.splitlines()]
-        assert lines.count(BEGIN) == 1 and lines.count(END) == 1, f'{gid}: one solution region'
-        assert lines.index(BEGIN) < lines.index(END) - 1, f'{gid}: the region has a body'
+        markers = [(i, ln.strip()) for i, ln in enumerate(cell.source.splitlines()) if ln.strip() in (BEGIN, END)]
+        kinds = [m for _, m in markers]
+        assert kinds and kinds == [BEGIN, END] * (len(kinds) // 2), f'{gid}: BEGIN/END regions must pair up'
+        for (start, _), (stop, _) in zip(markers[::2], markers[1::2]):
+            assert stop > start + 1, f'{gid}: an empty solution region'
         assert not nbgrader(cell).get('grade'), f'{gid}: answers are graded by their test cell'
         test_id = 'test_' + gid[3:]
         assert test_id in tests, f'{gid} has no test cell {test_id}'

@@ -1,0 +1,208 @@
+"""minimx.autograd: every gradient rule against central differences, and MXNet's behaviour."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from minimx import autograd, nd
+from minimx.autograd import check_gradient
+from minimx.nd import MXNetError
+
+IDX = nd.array([2, 0, 2, 1])
+
+# One case per differentiable operation: (operation, function of NDArrays, input shapes, input range).
+# Shapes include broadcasting wherever the operation broadcasts.
+CASES = [
+    ('add', lambda a, b: a + b, [(3, 1), (1, 4)], (-2, 2)),
+    ('subtract', lambda a, b: a - b, [(2, 3), (3,)], (-2, 2)),
+    ('multiply', lambda a, b: a * b, [(2, 1, 3), (4, 1)], (-2, 2)),
+    ('divide', lambda a, b: a / b, [(2, 3), (2, 1)], (0.5, 2)),
+    ('power', lambda a, b: a ** b, [(3, 2), (2,)], (0.5, 2)),
+    ('modulo', lambda a, b: a % b, [(4,), (4,)], (2.1, 2.9)),
+    ('maximum', lambda a, b: nd.maximum(a, b), [(3, 4), (4,)], (-2, 2)),
+    ('minimum', lambda a, b: nd.minimum(a, b), [(3, 1), (3, 4)], (-2, 2)),
+    ('negative', lambda a: -a, [(3,)], (-2, 2)),
+    ('abs', lambda a: abs(a), [(5,)], (0.2, 2)),
+    ('exp', lambda a: a.exp(), [(2, 3)], (-2, 2)),
+    ('log', lambda a: a.log(), [(2, 3)], (0.2, 3)),
+    ('sqrt', lambda a: a.sqrt(), [(4,)], (0.2, 3)),
+    ('square', lambda a: a.square(), [(4,)], (-2, 2)),
+    ('relu', lambda a: a.relu(), [(3, 3)], (-2, 2)),
+    ('sigmoid', lambda a: a.sigmoid(), [(3, 3)], (-4, 4)),
+    ('tanh', lambda a: a.tanh(), [(3, 3)], (-2, 2)),
+    ('sum', lambda a: a.sum(axis=(0, 2), keepdims=True), [(2, 3, 2)], (-2, 2)),
+    ('mean', lambda a: a.mean(axis=1), [(2, 3, 2)], (-2, 2)),
+    ('max', lambda a: a.max(axis=-1), [(3, 4)], (-2, 2)),
+    ('min', lambda a: a.min(), [(3, 4)], (-2, 2)),
+    ('dot', lambda a, b: nd.dot(a, b, transpose_b=True), [(3, 4), (2, 4)], (-2, 2)),
+    ('reshape', lambda a: a.reshape(-1, 0), [(2, 3, 2)], (-2, 2)),
+    ('transpose', lambda a: nd.transpose(a, axes=(1, 2, 0)), [(2, 3, 4)], (-2, 2)),
+    ('getitem', lambda a: a[1:, ::2] * a[0][1:3] + a[nd.array([0, 0, 2])].sum(), [(3, 4)], (-2, 2)),
+    ('take', lambda a: nd.take(a, IDX), [(3, 2)], (-2, 2)),
+    ('pick', lambda a: nd.pick(a, nd.array([1, 0, 2])), [(3, 3)], (-2, 2)),
+    ('concat', lambda a, b: nd.concat(a, b, dim=0), [(2, 3), (1, 3)], (-2, 2)),
+    ('stack', lambda a, b: nd.stack(a, b, axis=1), [(2, 3), (2, 3)], (-2, 2)),
+    ('add_n', lambda a, b, c: nd.add_n(a, b, c), [(2, 2)] * 3, (-2, 2)),
+    ('copy', lambda a: _copied(a), [(2, 3)], (-2, 2)),
+]
+
+
+def _copied(a):
+    out = nd.zeros(a.shape, dtype=np.float64)
+    out[:] = a * 1                           # whole-array assignment of a graph value: a recorded copy
+    return out
+
+
+@pytest.mark.parametrize('op,fn,shapes,bounds', CASES, ids=[c[0] for c in CASES])
+def test_every_rule_agrees_with_central_differences(op, fn, shapes, bounds):
+    for seed in range(3):
+        check_gradient(fn, *shapes, rng=np.random.default_rng(seed), low=bounds[0], high=bounds[1])
+
+
+def test_every_registered_rule_has_a_case():
+    covered = {c[0] for c in CASES}
+    assert set(autograd._GRAD_RULES) <= covered, f'no checker case for {set(autograd._GRAD_RULES) - covered}'
+    no_rule = set(nd._FORWARD) - set(autograd._GRAD_RULES) - autograd.NOT_DIFFERENTIABLE - {'prod'}
+    assert not no_rule, f'operations with neither a rule nor a reason: {no_rule}'
+
+
+@settings(deadline=None, max_examples=40)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+       st.sampled_from(['add', 'subtract', 'multiply', 'divide', 'maximum']), st.integers(0, 2**16))
+def test_broadcasting_gradients_on_random_shapes(shapes, op, seed):
+    (sa, sb), _ = shapes
+    fn = {'add': lambda a, b: a + b, 'subtract': lambda a, b: a - b, 'multiply': lambda a, b: a * b,
+          'divide': lambda a, b: a / b, 'maximum': nd.maximum}[op]
+    check_gradient(fn, sa, sb, rng=np.random.default_rng(seed), low=0.5, high=2)
+
+
+def test_seed_examples():
+    x = nd.arange(4).reshape((4, 1))
+    x.attach_grad()
+    with autograd.record():
+        y = 2 * nd.dot(x.T, x)
+    y.backward()
+    assert (x.grad == 4 * x).sum().asscalar() == 4
+    a = nd.array([0.3])
+    a.attach_grad()
+    with autograd.record():
+        b = a * 2
+        while b.norm().asscalar() < 1000:
+            b = b * 2
+        c = b if b.sum().asscalar() > 0 else 100 * b
+    c.backward()
+    assert np.isclose(a.grad.asscalar(), (c / a).asscalar())
+
+
+def test_state_scopes_nest_and_restore():
+    assert not autograd.is_recording() and not autograd.is_training()
+    with autograd.record():
+        assert autograd.is_recording() and autograd.is_training()
+        with autograd.pause():
+            assert not autograd.is_recording() and not autograd.is_training()
+        with autograd.predict_mode():
+            assert autograd.is_recording() and not autograd.is_training()
+    assert not autograd.is_recording() and not autograd.is_training()
+
+
+def test_only_operations_touching_the_graph_are_recorded():
+    x, c = nd.ones(2), nd.ones(2)
+    x.attach_grad()
+    with autograd.record():
+        y, k = x * c, c * 2
+        with autograd.pause():
+            p = x * 2
+    assert y._node is not None and k._node is None and p._node is None
+
+
+def test_grad_req_and_unreached_variables():
+    x, z = nd.array([1., 2.]), nd.array([5.])
+    x.attach_grad('add')
+    z.attach_grad()
+    z._grad[:] = 3
+    for _ in range(2):
+        with autograd.record():
+            y = (x * x).sum()
+        y.backward()
+    assert x.grad.asnumpy().tolist() == [4, 8] and z.grad.asnumpy().tolist() == [3]
+    with pytest.raises(KeyError):
+        x.attach_grad('sometimes')
+
+
+def test_errors_have_mxnet_meaning():
+    x = nd.ones(3)
+    x.attach_grad()
+    with autograd.record():
+        y = (x * 2).sum()
+    y.backward()
+    with pytest.raises(MXNetError, match='Cannot differentiate node because it is not in a computational graph'):
+        y.backward()
+    with pytest.raises(MXNetError, match='not in a computational graph'):
+        (x * 2).backward()
+    with autograd.record():
+        y = x * 2
+        with pytest.raises(MXNetError, match='Assigning to NDArrays that are already in a computational graph'):
+            x += 1
+        with pytest.raises(MXNetError, match='Assigning to NDArrays'):
+            y[0] = 5
+        fresh = nd.zeros(3)
+        with pytest.raises(MXNetError, match='Inplace operations'):
+            fresh[1:] = y[1:]
+        with pytest.raises(MXNetError, match='Inplace operations'):
+            fresh += y
+        with pytest.raises(MXNetError, match='Assigning to NDArrays'):
+            nd.elemwise_add(x, x, out=x)
+    n = nd.ones(2)
+    n.attach_grad('null')
+    with autograd.record():
+        m = n * 2
+    with pytest.raises(MXNetError, match='There are no inputs in computation graph that require gradients'):
+        m.backward()
+
+
+def test_retain_graph_and_head_gradients():
+    x = nd.array([1., 2., 3.])
+    x.attach_grad()
+    with autograd.record():
+        y = x * x
+    y.backward(nd.array([1., 0., 1.]), retain_graph=True)
+    assert x.grad.asnumpy().tolist() == [2, 0, 6]
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [2, 4, 6]
+
+
+def test_detach_blocks_gradients_and_shares_memory():
+    x = nd.array([1., 2.])
+    x.attach_grad()
+    with autograd.record():
+        y = x * x.detach()
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [1, 2]
+    d = x.detach()
+    d[:] = 7
+    assert x.asnumpy().tolist() == [7, 7]
+
+
+def test_autograd_grad_leaves_dot_grad_alone():
+    x = nd.array([1., 2.])
+    x.attach_grad()
+    with autograd.record():
+        y = (x ** 3).sum()
+    g = autograd.grad(y, x)
+    assert g.asnumpy().tolist() == [3, 12] and x.grad.asnumpy().tolist() == [0, 0]
+    c = nd.ones(2)
+    with autograd.record():
+        y = (x * c).sum()
+    with pytest.raises(MXNetError, match='does not require gradient'):
+        autograd.grad(y, [x, c])
+    with pytest.raises(NotImplementedError):
+        autograd.grad(y, x, create_graph=True)
+
+
+def test_non_differentiable_ops_pass_nothing_back():
+    x = nd.array([1., -2.])
+    x.attach_grad()
+    with autograd.record():
+        y = (x > 0) * x + x.argmax()
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [1, 0]
