@@ -2,3 +2,5 @@
 """minimx: a miniature MXNet 1.x on numpy, built chapter by chapter in the course."""
 from . import nd
 from . import autograd
+from . import d2l
+from . import data

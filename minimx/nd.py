@@ -358,6 +358,14 @@ def broadcast_view(data, shape):
     return np.lib.stride_tricks.as_strided(data, shape=shape, strides=strides, writeable=False)
     ### END SOLUTION
 
+def _quiet(np_fn):
+    """exp(1000) = inf, log(0) = -inf, 0/0 = nan are answers, not warnings (as in MXNet)."""
+    def forward(*xs):
+        with np.errstate(all='ignore'):
+            return np_fn(*xs)
+    return forward
+
+
 def _constant(value, like):
     """A Python or numpy scalar as a 0-d array of `like`'s dtype; anything else is an error."""
     if isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, complex):
@@ -383,7 +391,7 @@ def _compare(np_fn):
 
 
 for _name, _fn in [('add', np.add), ('subtract', np.subtract), ('multiply', np.multiply),
-                   ('divide', np.divide), ('power', np.power), ('modulo', np.mod),
+                   ('divide', _quiet(np.divide)), ('power', _quiet(np.power)), ('modulo', _quiet(np.mod)),
                    ('maximum', np.maximum), ('minimum', np.minimum)]:
     register_op(_name)(_fn)
 for _name, _fn in [('equal', np.equal), ('not_equal', np.not_equal), ('greater', np.greater),
@@ -432,16 +440,8 @@ def _stable_sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-def _quiet(np_fn):
-    """log(0) = -inf and sqrt(-1) = nan are answers, not warnings (as in MXNet)."""
-    def forward(x):
-        with np.errstate(divide='ignore', invalid='ignore'):
-            return np_fn(x)
-    return forward
-
-
 _UNARY = {
-    'negative': np.negative, 'abs': np.abs, 'sign': np.sign, 'exp': np.exp,
+    'negative': np.negative, 'abs': np.abs, 'sign': np.sign, 'exp': _quiet(np.exp),
     'log': _quiet(np.log), 'sqrt': _quiet(np.sqrt), 'square': np.square,
     'relu': lambda x: np.maximum(x, 0), 'sigmoid': _stable_sigmoid, 'tanh': np.tanh,
 }
@@ -521,13 +521,16 @@ def _inplace(name):
     def method(self, other):
         if not isinstance(other, (NDArray, numbers.Number, np.generic)):
             raise TypeError(f'type {type(other)} not supported')
-        result = _binary(name, self, other)
-        if result.shape != self.shape:
+        other = other if isinstance(other, NDArray) else _constant(other, self)
+        if self._data.dtype != other._data.dtype:
+            raise MXNetError(f'Incompatible attr in node {name} at 1-th input: expected '
+                             f'{self._data.dtype}, got {other._data.dtype}')
+        if broadcast_shape(self.shape, other.shape) != self.shape:
             raise MXNetError(f'in-place {name} would change the shape from {_fmt_shape(self.shape)} '
-                             f'to {_fmt_shape(result.shape)}; x += y may broadcast y, never x')
+                             f'to {_fmt_shape(broadcast_shape(self.shape, other.shape))}; '
+                             f'x += y may broadcast y, never x')
         _before_write(self, other)
-        self._data[...] = result._data
-        return self
+        return invoke(name, [self, other], out=self)     # computed straight into self's buffer
     return method
 
 

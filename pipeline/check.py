@@ -125,10 +125,20 @@ def check(ch, notebook):
 
 
 def _explain(report):
-    """nbval's failure text, without pytest's framing and colour codes."""
+    """nbval's failure text in a student's terms: the exception, or the differing lines."""
     text = re.sub(r'\x1b\[[0-9;]*m', '', str(report.longrepr))
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    if 'Notebook cell execution failed' in text and 'Traceback:' in text:
-        # The cell raised: its last frames say where, the final line says what.
+    if 'Cell outputs differ' not in text:
+        # The cell raised: the last frames say where, the final line says what.
         return 'the cell raised an exception:\n' + '\n'.join(lines[-4:])
-    return '\n'.join(lines[:30]) + ('\n...' if len(lines) > 30 else '')
+    # pytest's diff of `reference == yours`: '+' lines are the reference's, '-' lines yours.
+    shown = []
+    for line in lines:
+        body = line.strip()
+        if body.startswith('+ '):
+            shown.append('reference: ' + body[2:])
+        elif body.startswith('- '):
+            shown.append('yours:     ' + body[2:])
+    if not shown:
+        shown = lines[-8:]
+    return 'the output differs from the reference:\n' + '\n'.join(shown[:20]) + ('\n...' if len(shown) > 20 else '')

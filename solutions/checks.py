@@ -4,11 +4,15 @@ Shipped beside every student notebook. Each check says what was checked, what ca
 what was expected, so a failing test reads as advice rather than a bare AssertionError.
 Nothing is printed on success except by `passed`, so hidden tests stay silent.
 """
+import contextlib
+import io
+import random
 import re
+import sys
 
 import numpy as np
 
-__all__ = ['case_rng', 'check', 'check_equal', 'check_array', 'check_raises', 'passed']
+__all__ = ['case_rng', 'check', 'check_equal', 'check_array', 'check_raises', 'passed', 'isolated']
 
 
 class CheckFailed(AssertionError):
@@ -31,6 +35,26 @@ CASE_SEED_OFFSET = 0
 def case_rng(n):
     """The random generator for a test's cases: numpy's default_rng(n), shifted by the grader."""
     return np.random.default_rng(n + CASE_SEED_OFFSET)
+
+
+@contextlib.contextmanager
+def isolated():
+    """Run hidden tests without leaving a trace later cells could see: the global generators
+    (Python's random, numpy's, minimx's nd.random) are restored afterwards and anything printed
+    is swallowed. The student edition has no hidden tests, so its cells must print exactly what
+    the reference run printed."""
+    minimx_nd = sys.modules.get('minimx.nd')
+    nd_rng = getattr(getattr(minimx_nd, 'random', None), '_rng', None)
+    saved = (random.getstate(), np.random.get_state(), nd_rng.bit_generator.state if nd_rng else None)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        if nd_rng is not None:
+            minimx_nd.random._rng = nd_rng
+            nd_rng.bit_generator.state = saved[2]
 
 
 def check(condition, message):

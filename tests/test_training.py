@@ -1,0 +1,95 @@
+"""The reference models reach CHAPTERS.md's bands with the notebooks' seed (0) and two others.
+
+These train on the real Fashion-MNIST (CI installs the Debian package), using the functions
+the chapters export to minimx.d2l, with the chapters' hyperparameters.
+"""
+import random
+
+import numpy as np
+import pytest
+
+from minimx import autograd, d2l, nd
+
+pytestmark = pytest.mark.slow
+SEEDS = [0, 1, 2]
+
+
+@pytest.fixture(scope='module')
+def fashion_mnist():
+    return d2l.load_data_fashion_mnist(256)
+
+
+def seeded(seed):
+    random.seed(seed)
+    nd.random.seed(seed)
+    np.random.seed(seed)
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_linear_regression_band(seed):
+    seeded(seed)
+    features, labels = d2l.synthetic_data(nd.array([2, -3.4]), 4.2, 1000)
+    w, b = nd.random.normal(scale=0.01, shape=(2, 1)), nd.zeros(1)
+    w.attach_grad()
+    b.attach_grad()
+    for _ in range(3):
+        loss = d2l.train_epoch(d2l.linreg, d2l.squared_loss, [w, b], features, labels, 10, 0.03)
+    assert loss < 1e-4
+    assert np.all(np.abs(w.asnumpy().ravel() - [2, -3.4]) < 0.01)
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_softmax_regression_band(fashion_mnist, seed):
+    seeded(seed)
+    W, b = nd.random.normal(scale=0.01, shape=(784, 10)), nd.zeros(10)
+    W.attach_grad()
+    b.attach_grad()
+
+    def net(X):
+        return d2l.softmax(nd.dot(X.reshape((-1, 784)), W) + b)
+    history = d2l.train_ch3(net, *fashion_mnist, d2l.cross_entropy, 5, 256, [W, b], 0.1)
+    assert history['test_acc'][-1] >= 0.81
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_mlp_band(fashion_mnist, seed):
+    seeded(seed)
+    params = d2l.init_mlp_params(784, 256, 10)
+    history = d2l.train_ch3(lambda X: d2l.mlp(X, params), *fashion_mnist, d2l.softmax_cross_entropy,
+                            5, 256, params, 0.5)
+    assert history['test_acc'][-1] >= 0.84
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_dropout_mlp_band(fashion_mnist, seed):
+    seeded(seed)
+    params = d2l.init_dropout_mlp_params()
+    history = d2l.train_ch3(lambda X: d2l.dropout_mlp(X, params), *fashion_mnist, d2l.softmax_cross_entropy,
+                            5, 256, params, 0.5)
+    assert history['test_acc'][-1] >= 0.83
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_weight_decay_band(seed):
+    """20 examples, 200 inputs: with λ = 3, ‖w‖ < 0.1 and the test loss beats λ = 0's."""
+    seeded(seed + 42)
+    features = nd.random.normal(shape=(120, 200))
+    labels = nd.dot(features, nd.ones((200, 1)) * 0.01) + 0.05
+    labels += nd.random.normal(scale=0.01, shape=labels.shape)
+    train, test = (features[:20], labels[:20]), (features[20:], labels[20:])
+    outcome = {}
+    for lambd in (0, 3):
+        seeded(seed)
+        w, b = nd.random.normal(shape=(200, 1)), nd.zeros(1)
+        w.attach_grad()
+        b.attach_grad()
+        for _ in range(100):
+            for X, y in d2l.data_iter(1, *train):
+                with autograd.record():
+                    l = d2l.squared_loss(d2l.linreg(X, w, b), y) + lambd * d2l.l2_penalty(w)
+                l.backward()
+                d2l.sgd([w, b], 0.003, 1)
+        test_loss = d2l.squared_loss(d2l.linreg(test[0], w, b), test[1]).mean().asscalar()
+        outcome[lambd] = (float(w.norm().asscalar()), float(test_loss))
+    assert outcome[3][0] < 0.1
+    assert outcome[3][1] < outcome[0][1]
