@@ -4,3 +4,5 @@ from . import nd
 from . import autograd
 from . import d2l
 from . import data
+from . import init
+from . import gluon

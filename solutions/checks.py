@@ -40,12 +40,16 @@ def case_rng(n):
 @contextlib.contextmanager
 def isolated():
     """Run hidden tests without leaving a trace later cells could see: the global generators
-    (Python's random, numpy's, minimx's nd.random) are restored afterwards and anything printed
-    is swallowed. The student edition has no hidden tests, so its cells must print exactly what
+    (Python's random, numpy's, minimx's nd.random) and Gluon's block-name counters are restored
+    afterwards, and anything printed is swallowed. The student edition has no hidden tests, so its cells must print exactly what
     the reference run printed."""
     minimx_nd = sys.modules.get('minimx.nd')
     nd_rng = getattr(getattr(minimx_nd, 'random', None), '_rng', None)
     saved = (random.getstate(), np.random.get_state(), nd_rng.bit_generator.state if nd_rng else None)
+    # Gluon names blocks with process-wide counters (dense0_, dense1_, ...): creating blocks in
+    # hidden tests must not shift the names later cells print.
+    counters = [getattr(sys.modules.get(m), '_GLOBAL_COUNTERS', None) for m in ('minimx.gluon.block', '__main__')]
+    counters = [(c, dict(c)) for c in counters if isinstance(c, dict)]
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             yield
@@ -55,6 +59,9 @@ def isolated():
         if nd_rng is not None:
             minimx_nd.random._rng = nd_rng
             nd_rng.bit_generator.state = saved[2]
+        for live, copy in counters:
+            live.clear()
+            live.update(copy)
 
 
 def check(condition, message):
