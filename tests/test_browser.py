@@ -93,8 +93,9 @@ class Visit:
         for event, handler in handlers.items():
             page.on(event, handler)
         response = page.goto(url, wait_until='load')
-        if response is None or response.status != 200:
-            self.problems.append(f'HTTP {response.status if response else "no response"}')
+        self.status = response.status if response else None
+        if self.status != 200:
+            self.problems.append(f'HTTP {self.status or "no response"}')
         try:                    # let late scripts run: a static site goes quiet quickly
             page.wait_for_load_state('networkidle', timeout=15_000)
         except Exception:
@@ -172,6 +173,7 @@ def crawl(browser, base_url, site):
     FIGURES['browser: internal links checked (distinct)'] = len(links)
     FIGURES['browser: downloads and other files fetched'] = len(fetched)
     FIGURES['browser: images checked (distinct)'] = len(images)
+    FIGURES['browser: images checked (on all pages)'] = sum(len(v.images) for v in visits.values())
     FIGURES['browser: crawl time'] = f'{time.monotonic() - started:.1f} s'
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / 'crawl.json').write_text(json.dumps(
@@ -210,6 +212,8 @@ def test_every_internal_link_resolves(crawl, base_url):
             target, fragment = urldefrag(link)
             if target in fetched and fetched[target]:
                 broken.append(f'{url.removeprefix(base_url)} -> {link}: {fetched[target]}')
+            elif target in visits and visits[target].status != 200:
+                broken.append(f'{url.removeprefix(base_url)} -> {link}: HTTP {visits[target].status}')
             elif target in visits and fragment and unquote(fragment) not in visits[target].ids:
                 broken.append(f'{url.removeprefix(base_url)} -> {link}: no element with id "{fragment}"')
     assert not broken, 'broken links:\n  ' + '\n  '.join(broken)
@@ -221,15 +225,21 @@ def test_every_image_loads(crawl, base_url):
     assert not broken, 'images that did not load:\n  ' + '\n  '.join(broken)
 
 
-def test_search_finds_a_term_from_chapter_1(browser, base_url):
+FIRST = chapters()[0]
+
+
+@pytest.mark.parametrize('term, wanted', [
+    (SEARCH_TERM, f'book/{FIRST.id}/{FIRST.name}.html'),
+    ('广播机制', 'book/appendix/glossary.html'),        # the glossary's Chinese is searchable too
+])
+def test_search_finds_a_term(browser, base_url, term, wanted):
     """As a reader searches: the search button, a term, Enter, the results page."""
-    first = chapters()[0]
-    wanted = f'{base_url}book/{first.id}/{first.name}.html'
+    wanted = base_url + wanted
     page = browser.new_page()
     page.goto(f'{base_url}book/intro.html', wait_until='load')
     page.locator('button.search-button__button:visible').first.click()
     field = page.locator('input[name="q"]:visible').first
-    field.fill(SEARCH_TERM)
+    field.fill(term)
     field.press('Enter')
     page.wait_for_url('**/search.html?q=*')
     # Sphinx's search fills the result list from its index after the page has loaded
@@ -238,7 +248,7 @@ def test_search_finds_a_term_from_chapter_1(browser, base_url):
         page.wait_for_function(found, arg=wanted)
     except Exception:
         hits = page.eval_on_selector_all('#search-results li a', 'as => as.map(a => a.href)')
-        pytest.fail(f'searching "{SEARCH_TERM}" did not find {first.id}; results: {hits}', pytrace=False)
+        pytest.fail(f'searching "{term}" did not find {wanted}; results: {hits}', pytrace=False)
     finally:
         page.close()
 
