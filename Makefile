@@ -13,7 +13,8 @@ test: setup
 
 setup: $(VENV)/.installed
 
+# An existing environment is reused (venv refuses to create over one that is a symlink).
 $(VENV)/.installed: requirements.txt
-	$(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@

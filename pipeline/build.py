@@ -4,6 +4,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline import apidoc
 from pipeline.chapters import BUILD, ROOT, chapters
 from pipeline.execute import execute_chapter, is_current
 from pipeline.export import package_files, write_package
@@ -23,11 +24,17 @@ def execute_all(chapter_list, force=False):
         print(f'  {ch.id}: executed in {seconds:.1f} s, outputs stored in {ch.source.relative_to(ROOT)}')
 
 
+def jupyter_book(path_output=None, source=ROOT):
+    """The one site build command: any Sphinx warning, broken cross-reference or missing
+    image fails it (-W -n); --keep-going reports them all before failing."""
+    jb = Path(sys.executable).with_name('jupyter-book')
+    cmd = [str(jb), 'build', str(source), '-W', '-n', '--keep-going']
+    return cmd + (['--path-output', str(path_output)] if path_output else [])
+
+
 def build_site():
     """jupyter-book with warnings as errors; the notebooks are not executed again here."""
-    jb = Path(sys.executable).with_name('jupyter-book')
-    cmd = [str(jb), 'build', str(ROOT), '-W', '-n', '--keep-going', '--quiet']
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(jupyter_book() + ['--quiet'], cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f'error: jupyter-book build failed (warnings count as errors):\n'
                          f'{result.stdout[-4000:]}\n{result.stderr[-4000:]}')
@@ -43,8 +50,9 @@ def build(force=False, site=True):
     files = package_files(all_chapters)
     write_package(files, ROOT)
     print(f'  wrote {len(files)} files')
-    step('3/4 generating the student edition into book/')
+    step('3/4 generating the student edition and the API appendix into book/')
     generate(all_chapters)
+    print(f'  wrote {apidoc.write(all_chapters).relative_to(ROOT)}')
     if site:
         step('4/4 building the site with jupyter-book')
         index = build_site()

@@ -1,25 +1,67 @@
-"""Shared helpers for the test suite."""
+"""Shared helpers for the test suite, and the site that test_site and test_browser check."""
 import json
 import re
+import subprocess
+import time
 
 import nbformat
+import pytest
+
+from pipeline.build import jupyter_book
+from pipeline.chapters import ROOT, chapters
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
 HIDDEN_BEGIN, HIDDEN_END = '### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS'
 _REGIONS = re.compile('|'.join(f'{re.escape(b)}\\n(.*?){re.escape(e)}'
                                for b, e in [(BEGIN, END), (HIDDEN_BEGIN, HIDDEN_END)]), re.S)
 
+# Figures the site tests measure, printed at the end of the run (see pytest_terminal_summary).
+FIGURES = {}
 
-def secret_lines(ch):
+
+def _sources(ch):
+    return [c.source for c in nbformat.read(str(ch.source), as_version=4).cells]
+
+
+def public_text(ch):
+    """Everything of the chapter's notebook a student may see: the regions cut out."""
+    return '\n'.join(_REGIONS.sub('', src) for src in _sources(ch))
+
+
+def secret_lines(ch, known=''):
     """Lines of the chapter's reference solutions and hidden tests that appear nowhere a
-    student may look (outside those regions), so finding one published means a leak."""
-    sources = [c.source for c in nbformat.read(str(ch.source), as_version=4).cells]
-    public = '\n'.join(_REGIONS.sub('', src) for src in sources)
-    lines = {line.strip() for src in sources for m in _REGIONS.finditer(src)
+    student may look (outside those regions, in any chapter, nor in `known`), so finding one
+    published means a leak."""
+    lines = {line.strip() for src in _sources(ch) for m in _REGIONS.finditer(src)
              for body in m.groups() if body for line in body.splitlines()}
+    public = '\n'.join(public_text(c) for c in chapters()) + known
     return {line for line in lines if len(line) > 20 and line not in public}
+
+
+def solution_text(chapter_list):
+    """The full source of these chapters, reference solutions included."""
+    return '\n'.join(src for ch in chapter_list for src in _sources(ch))
 
 
 def leaked(lines, text):
     """The secret lines found in `text` (raw, or as escaped inside a notebook's JSON)."""
     return [line for line in lines if line in text or json.dumps(line)[1:-1] in text]
+
+
+@pytest.fixture(scope='session')
+def site(tmp_path_factory):
+    """The site built from this checkout by the command `./course build` uses, into a
+    scratch folder; returns its html folder."""
+    out = tmp_path_factory.mktemp('site')
+    started = time.monotonic()
+    result = subprocess.run(jupyter_book(out), cwd=ROOT, capture_output=True, text=True)
+    FIGURES['site build (jupyter-book, clean)'] = f'{time.monotonic() - started:.1f} s'
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return out / '_build' / 'html'
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section('site figures')
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f'{name}: {value}')
