@@ -11,7 +11,12 @@ book: setup
 test: setup
 	$(PY) -m pytest
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
+
+# MathJax for the site (package.json pins it; the book must not depend on a CDN).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # An existing environment is reused (venv refuses to create over one that is a symlink).
 $(VENV)/.installed: requirements.txt

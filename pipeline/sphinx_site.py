@@ -7,12 +7,15 @@
 - {chapter}`3` or {chapter}`Linear regression <3>` links chapter 3 when it is in the table
   of contents and prints plain text marked "in preparation" until then, so the landing
   page and the appendices can name the whole plan without a link that leads nowhere.
+- MathJax is served by the site itself from node_modules (npm, pinned in package.json):
+  the book must work offline and pass a browser test with no network.
 - Two fixes a browser notices: each page's scripts are de-duplicated (a twice-declared
   `const` is an error in the console), and /favicon.ico exists.
 Chapter pages are found by their docname, book/chNN/chNN_*, whatever _toc.yml lists.
 """
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -156,8 +159,32 @@ def write_favicon_ico(app, exception):
     image.save(Path(app.outdir) / 'favicon.ico', sizes=[(16, 16), (32, 32), (64, 64)])
 
 
+MATHJAX = Path(__file__).resolve().parent.parent / 'node_modules' / 'mathjax' / 'es5'
+
+
+def check_mathjax(app):
+    """The site serves MathJax itself (no CDN: the book must work offline); it comes from npm."""
+    if not (MATHJAX / 'tex-mml-chtml.js').is_file():
+        raise RuntimeError(f'MathJax is missing ({MATHJAX}): run `npm ci` in the repository root '
+                           f'(make book does it)')
+
+
+def copy_mathjax(app, exception):
+    """Copy the one MathJax bundle the pages load, and its fonts, into _static/mathjax."""
+    if exception is not None or app.builder.format != 'html':
+        return
+    target = Path(app.outdir) / '_static' / 'mathjax'
+    fonts = Path('output') / 'chtml' / 'fonts' / 'woff-v2'
+    (target / fonts).mkdir(parents=True, exist_ok=True)
+    shutil.copy(MATHJAX / 'tex-mml-chtml.js', target / 'tex-mml-chtml.js')
+    for font in (MATHJAX / fonts).iterdir():
+        shutil.copy(font, target / fonts / font.name)
+
+
 def setup(app):
     app.add_role('chapter', chapter_role)
+    app.connect('builder-inited', check_mathjax)
+    app.connect('build-finished', copy_mathjax)
     app.add_transform(ChapterDownloads)
     app.connect('builder-inited', make_downloads)
     app.connect('html-page-context', drop_duplicate_scripts, priority=900)

@@ -70,6 +70,8 @@ KNOWN_BUGS = {
     'ch04': ('ex_log_softmax', "shifted = X - X.detach().max(axis=1, keepdims=True)", "shifted = X", 'test_log_softmax'),
     'ch05': ('ex_count_params', "n_in * n_out + n_out", "n_in * n_out", 'test_count_params'),
     'ch06': ('ex_l1_penalty', "return w.abs().sum()", "return (w ** 2).sum()", 'test_l1_penalty'),
+    'ch07': ('ex_nest_mlp', "return self.dense(self.net1(self.net0(x)))", "self.dense(self.net1(self.net0(x)))",
+             'test_nest_mlp'),
 }
 
 
