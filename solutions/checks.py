@@ -9,6 +9,7 @@ import io
 import random
 import re
 import sys
+import warnings
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def case_rng(n):
 def isolated():
     """Run hidden tests without leaving a trace later cells could see: the global generators
     (Python's random, numpy's, minimx's nd.random) and Gluon's block-name counters are restored
-    afterwards, and anything printed is swallowed. The student edition has no hidden tests, so its cells must print exactly what
+    afterwards, and anything printed or warned is swallowed. The student edition has no hidden tests, so its cells must print exactly what
     the reference run printed."""
     minimx_nd = sys.modules.get('minimx.nd')
     nd_rng = getattr(getattr(minimx_nd, 'random', None), '_rng', None)
@@ -51,7 +52,9 @@ def isolated():
     counters = [getattr(sys.modules.get(m), '_GLOBAL_COUNTERS', None) for m in ('minimx.gluon.block', '__main__')]
     counters = [(c, dict(c)) for c in counters if isinstance(c, dict)]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter('ignore')
             yield
     finally:
         random.setstate(saved[0])
