@@ -72,6 +72,7 @@ KNOWN_BUGS = {
     'ch06': ('ex_l1_penalty', "return w.abs().sum()", "return (w ** 2).sum()", 'test_l1_penalty'),
     'ch07': ('ex_nest_mlp', "return self.dense(self.net1(self.net0(x)))", "self.dense(self.net1(self.net0(x)))",
              'test_nest_mlp'),
+    'ch08': ('ex_xavier', "scale = np.sqrt(self.magnitude / factor)", "scale = np.sqrt(1 / factor)", 'test_xavier'),
 }
 
 
