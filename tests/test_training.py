@@ -93,3 +93,21 @@ def test_weight_decay_band(seed):
         outcome[lambd] = (float(w.norm().asscalar()), float(test_loss))
     assert outcome[3][0] < 0.1
     assert outcome[3][1] < outcome[0][1]
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_gluon_rewrites_reach_the_same_bands(fashion_mnist, seed):
+    """Chapter 8: softmax regression and the MLP with Dense, SoftmaxCrossEntropyLoss and Trainer."""
+    from minimx import gluon, init
+    from minimx.gluon import loss as gloss
+    from minimx.gluon import nn
+    for hidden, lr, band in ((None, 0.1, 0.81), (256, 0.5, 0.84)):
+        seeded(seed)
+        net = nn.Sequential()
+        if hidden:
+            net.add(nn.Dense(hidden, activation='relu'))
+        net.add(nn.Dense(10))
+        net.initialize(init.Normal(sigma=0.01))
+        trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
+        history = d2l.train_ch3(net, *fashion_mnist, gloss.SoftmaxCrossEntropyLoss(), 5, 256, None, None, trainer)
+        assert history['test_acc'][-1] >= band, f'hidden={hidden}'
