@@ -6,3 +6,4 @@ from . import d2l
 from . import data
 from . import init
 from . import gluon
+from . import convolution
