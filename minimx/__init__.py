@@ -7,3 +7,4 @@ from . import data
 from . import init
 from . import gluon
 from . import convolution
+from . import pooling
