@@ -96,8 +96,12 @@ def main():
             print('(chapter 10 is not built yet: no LeNet epoch)')
             return
         train_iter, test_iter = d2l.load_data_fashion_mnist(256)
+        from minimx import gluon
+        from minimx.gluon import loss as gloss
         nd.random.seed(0)
-        net, trainer, loss = d2l.lenet()
+        net = d2l.lenet()
+        trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'momentum': 0.9})
+        loss = gloss.SoftmaxCrossEntropyLoss()
         times = []
         for _ in range(args.lenet_epochs):
             start = time.perf_counter()

@@ -44,7 +44,16 @@ CASES = [
     ('stack', lambda a, b: nd.stack(a, b, axis=1), [(2, 3), (2, 3)], (-2, 2)),
     ('add_n', lambda a, b, c: nd.add_n(a, b, c), [(2, 2)] * 3, (-2, 2)),
     ('copy', lambda a: _copied(a), [(2, 3)], (-2, 2)),
+    ('Convolution', lambda x, w, b: nd.Convolution(x, w, b, kernel=(3, 2), stride=(2, 1), pad=(1, 0)),
+     [(2, 2, 5, 4), (3, 2, 3, 2), (3,)], (-2, 2)),
+    ('Pooling', lambda x: nd.Pooling(x, kernel=(2, 3), pool_type='max', stride=(1, 2), pad=(1, 1)), [(2, 2, 4, 5)], (-2, 2)),
 ]
+
+
+def test_average_pooling_gradient():
+    for attrs in (dict(kernel=(3, 3), stride=(2, 2), pad=(1, 1)), dict(kernel=(2, 2), stride=(2, 2), pooling_convention='full'),
+                  dict(kernel=(2, 2), stride=(1, 1), pad=(1, 1), count_include_pad=False)):
+        check_gradient(lambda x: nd.Pooling(x, pool_type='avg', **attrs), (1, 2, 5, 5), rng=np.random.default_rng(3))
 
 
 def _copied(a):

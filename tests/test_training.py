@@ -111,3 +111,15 @@ def test_gluon_rewrites_reach_the_same_bands(fashion_mnist, seed):
         trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
         history = d2l.train_ch3(net, *fashion_mnist, gloss.SoftmaxCrossEntropyLoss(), 5, 256, None, None, trainer)
         assert history['test_acc'][-1] >= band, f'hidden={hidden}'
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_lenet_band(fashion_mnist, seed):
+    """Chapter 10: LeNet (ReLU, max pooling, Xavier), SGD lr 0.1 with momentum 0.9, 5 epochs."""
+    from minimx import gluon
+    from minimx.gluon import loss as gloss
+    seeded(seed)
+    net = d2l.lenet()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'momentum': 0.9})
+    history = d2l.train_ch3(net, *fashion_mnist, gloss.SoftmaxCrossEntropyLoss(), 5, 256, None, None, trainer)
+    assert history['test_acc'][-1] >= 0.85
