@@ -8,12 +8,8 @@ import numpy as np
 
 from minimx import nd
 from minimx.autograd import gradient
+from minimx.convolution import _pair
 from minimx.nd import MXNetError, NDArray, invoke, register_op
-
-
-def _pair(value):
-    """An int means the same on both axes; a pair is kept."""
-    return (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
 
 def pool_output_shape(shape, kernel, pad=0, stride=None, ceil_mode=False):
     """(out_h, out_w) of pooling: floor (or ceil) of (n + 2p - k) / s, plus one; stride = kernel by default."""
