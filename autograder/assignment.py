@@ -7,6 +7,7 @@ the very same harness with the same seed offset -- twice, to prove its records r
 and its records are cached per grader fingerprint, so a batch runs it once.
 """
 import hashlib
+import importlib.util
 import json
 import shutil
 import sys
@@ -193,15 +194,27 @@ def score(assignment, state, structure: Structure, run):
     return state
 
 
+def third_party(module):
+    """True for a forbidden module, or one installed beside the course's own libraries."""
+    if module in FORBIDDEN_MODULES:
+        return True
+    if module in sys.stdlib_module_names or module in ('numpy', 'minimx', 'checks', 'matplotlib'):
+        return False
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and 'site-packages' in str(spec.origin or '')
+
+
 def suspicious_events(events, reference_events):
     """Watched calls the submission made and the reference did not (for the instructor)."""
-    stdlib = set(sys.stdlib_module_names) | {'numpy', 'minimx', 'checks', 'matplotlib'}
     found = []
     for key in sorted(events):
         if key in reference_events:
             continue
         name, _, detail = key.partition(' ')
-        if name == 'import' and detail in stdlib:
+        if name == 'import' and not third_party(detail):
             continue
         found.append(f'called {key[:160]}' + (f' ({events[key]}x)' if events[key] > 1 else ''))
     return found[:15]

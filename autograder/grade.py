@@ -28,7 +28,7 @@ from autograder import gradebook, report
 from autograder.assignment import Assignment, InfraError
 from autograder.intake import intake
 from autograder.notebook import SubmissionError
-from autograder.sandbox import WARNING, Limits, Sandbox
+from autograder.sandbox import Limits, Sandbox
 from autograder.store import FINAL, Store
 from pipeline.chapters import chapter, chapters
 
@@ -83,7 +83,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     read_only = DATASETS + ([os.environ['FASHION_MNIST']] if os.environ.get('FASHION_MNIST') else [])
     box = Sandbox.detect(sandbox, limits or Limits(), read_only)
     if not box.isolated:
-        print('\n' + WARNING + '\n', file=sys.stderr, flush=True)
+        print("\n" + box.warning() + "\n", file=sys.stderr, flush=True)
     assignment = Assignment(ch, store, box, store.seed(seed))
     states = intake(submissions, ch, store, assignment.fingerprint)
     todo = [s for s in states if s['status'] not in FINAL]

@@ -28,14 +28,18 @@ def write(ch, assignment, states):
     rows = attention(states, assignment)
     write_atomically(folder / 'attention.csv', _csv([['student', 'status', 'why'], *rows]))
     chart(folder / 'scores.png', states, assignment)
-    print(f'scores:    {(folder / "grades.csv").relative_to(ROOT)}')
-    print(f'feedback:  {(folder / "feedback").relative_to(ROOT)}/<student>.html')
-    print(f'chart:     {(folder / "scores.png").relative_to(ROOT)}')
-    print(f'attention: {(folder / "attention.csv").relative_to(ROOT)} ({len(rows)} submissions to look at)')
+    print(f'scores:    {shown(folder / "grades.csv")}')
+    print(f'feedback:  {shown(folder / "feedback")}/<student>.html')
+    print(f'chart:     {shown(folder / "scores.png")}')
+    print(f'attention: {shown(folder / "attention.csv")} ({len(rows)} submissions to look at)')
     for student, status, why in rows[:10]:
         print(f'  {student} ({status}): {why[:150]}')
     if len(rows) > 10:
         print(f'  ... and {len(rows) - 10} more')
+
+
+def shown(path):
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def _csv(rows):

@@ -29,8 +29,8 @@ SLOT_UID_BASE = 61000          # uids 61000.. are unused on Debian (system users
 WARNING = """\
 WARNING: NO SANDBOX. bubblewrap (bwrap) is not usable here, so student code runs with
 only resource limits and a private working folder: it can read files on this machine and
-use the network. Install bubblewrap (Debian: apt-get install bubblewrap) before grading a
-real class."""
+use the network{as_you}. Install bubblewrap (Debian: apt-get install bubblewrap) before
+grading a real class."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Sandbox:
         self.python, self.roots, self.python_path = _python_paths()
         self.read_only = [str(p) for p in read_only if Path(p).exists()]
         self.root = os.geteuid() == 0
+        self.drop = self.root and bool(shutil.which('setpriv'))   # run as a slot uid, not root
 
     @classmethod
     def detect(cls, requested, limits, read_only=()):
@@ -92,14 +93,21 @@ class Sandbox:
                 raise SystemExit(f'error: bubblewrap does not work here: {problem}')
         elif requested == 'bwrap':
             raise SystemExit('error: --sandbox bwrap, but bwrap is not installed')
-        return cls('none', limits, read_only)
+        box = cls('none', limits, read_only)
+        if box.drop and box.probe():
+            box.drop = False       # the slot uid cannot read this Python (e.g. under /root)
+        return box
 
     @property
     def isolated(self):
         return self.mode != 'none'
 
+    def warning(self):
+        as_you = '' if self.drop else ', and it runs as you: it can signal your processes'
+        return WARNING.format(as_you=as_you)
+
     def probe(self):
-        """None if a sandboxed interpreter starts and imports numpy, else what went wrong."""
+        """None if a contained interpreter starts and imports numpy, else what went wrong."""
         with tempfile.TemporaryDirectory(prefix='probe-') as stage:
             os.chmod(stage, 0o755)
             code = 'import sys; sys.path[:] = %r; import numpy' % (self.python_path,)
@@ -189,7 +197,7 @@ class Sandbox:
     def command(self, slot, stage, program):
         """The argv that runs `program` (a list) contained, for worker `slot`."""
         if self.mode == 'none':
-            drop = self._drop_privileges(slot) if self.root else []
+            drop = self._drop_privileges(slot) if self.drop else []
             return [*self._rlimits(), *drop, *program]
         namespaces = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts',
                       '--unshare-cgroup-try', '--die-with-parent', '--new-session']
@@ -209,7 +217,7 @@ class Sandbox:
         if self.isolated:
             return None
         scratch = tempfile.mkdtemp(prefix=f'grading-slot{slot}-')
-        if self.root:
+        if self.drop:
             uid = self.slot_uid(slot)
             os.chown(scratch, uid, uid)
         os.chmod(scratch, 0o700)
@@ -217,7 +225,7 @@ class Sandbox:
 
     def cleanup(self, slot, scratch):
         """After a run: no process of the slot may survive; the scratch folder goes."""
-        if not self.isolated and self.root:
+        if not self.isolated and self.drop:
             import psutil
             uid = self.slot_uid(slot)
             for proc in psutil.process_iter(['uids']):

@@ -47,7 +47,8 @@ _size_of = np.ndarray.size.__get__
 _array_bool = np.ndarray.__bool__
 _asarray = np.asarray
 _np_dtype = np.dtype
-_allclose, _array_equal, _isfinite_all = np.allclose, np.array_equal, lambda a: np.isfinite(a).all()
+_allclose, _array_equal, _isfinite = np.allclose, np.array_equal, np.isfinite
+_isfinite_all = lambda a: _isfinite(a).all()
 _generic_tobytes = np.generic.tobytes
 _generic_dtype = np.generic.dtype.__get__
 _type_name = type.__dict__['__name__'].__get__
@@ -304,18 +305,22 @@ class Recorder:
         self._record('check', encode_truth(condition), message)
 
     def check_equal(self, actual, expected, what):
+        value = encode(actual)
+        truth = equal_truth(value, actual, expected)
         if not self._reference:
-            del expected                   # never read, never kept
-            return self._record('equal', encode(actual), what)
-        self._record('equal', encode(actual), what, expected=encode(expected))
+            del expected                   # judged above if plain, never recorded
+            return self._record('equal', value, what, truth=truth)
+        self._record('equal', value, what, truth=truth, expected=encode(expected))
 
     def check_array(self, actual, expected, what, rtol=1e-5, atol=1e-6, dtype=None):
+        value = encode_array_like(actual)
+        truth = array_truth(value, actual, expected, rtol, atol, dtype)
         if not self._reference:
             del expected
-            return self._record('array', encode_array_like(actual), what)
+            return self._record('array', value, what, truth=truth)
         params = {'rtol': _float(rtol), 'atol': _float(atol),
-                  'dtype': None if dtype is None else np.dtype(dtype).str}
-        self._record('array', encode_array_like(actual), what,
+                  'dtype': None if dtype is None else _np_dtype(dtype).str}
+        self._record('array', value, what, truth=truth,
                      expected=encode_array_like(expected, trusted=True), params=params)
 
     def check_raises(self, exc_types, fn, match=None, what='the call'):

@@ -191,8 +191,10 @@ class AuditLog:
                     return
                 event = 'open for writing' if writing else 'open'
             detail = path[:120]
-        elif event in ('os.kill', 'os.killpg', 'socket.connect'):
+        elif event in ('os.kill', 'os.killpg'):
             detail = repr(args[:2])[:120]
+        elif event == 'socket.connect':
+            detail = repr(args[1])[:120]
         key = f'{event} {detail}'.strip()
         if key in self.events or len(self.events) < MAX_EVENTS:
             self.events[key] = self.events.get(key, 0) + 1
