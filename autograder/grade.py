@@ -115,8 +115,12 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
             slots.put(slot)
         progress.done(state, assignment.max_score)
 
+    started = time.monotonic()
     with ThreadPoolExecutor(jobs) as pool:
         list(pool.map(work, todo))
+    if todo:
+        seconds = time.monotonic() - started
+        print(f'graded {len(todo)} in {seconds:.1f} s ({len(todo) / seconds * 60:.0f}/min)', flush=True)
     try:
         gradebook.record(ch, assignment, states)
     except Exception as err:                    # the store and reports are still right

@@ -191,7 +191,7 @@ for _top in ['/', os.getcwd(), '/work', '/root', '/home', '/tmp', '/course', '/h
                             _found.append(os.path.join(_dir, _name))
                 except OSError:
                     pass
-for _guess in ['../solutions', '../../solutions', '/work/main/solutions', '../_grading/gradebook.db']:
+for _guess in ['../solutions', '../../solutions', '../_grading/gradebook.db']:
     if os.path.exists(_guess):
         _found.append(_guess)
 print('FOUND-SECRET' if _found else 'nothing found', _found[:5])
