@@ -6,6 +6,7 @@ of earlier chapters), mounted read-only in the sandbox. The reference solution r
 the very same harness with the same seed offset -- twice, to prove its records reproduce --
 and its records are cached per grader fingerprint, so a batch runs it once.
 """
+import base64
 import hashlib
 import importlib.util
 import json
@@ -108,11 +109,13 @@ class Assignment:
         return problems
 
     # -- one submission ------------------------------------------------------------------------
-    def grade(self, state, data, slot):
+    def grade(self, state, data, slot, files=None):
         """Run and score one parsed submission; returns the updated state (not saved)."""
         cells, metadata = parse(data)
         structure = match(self.instructor, self.stubs, cells, metadata)
-        run = self.run(self.plan(structure.answers), slot)
+        plan = self.plan(structure.answers)
+        plan['files'] = {name: base64.b64encode(content).decode() for name, content in (files or {}).items()}
+        run = self.run(plan, slot)
         if run.harness_failed:
             raise InfraError(run.harness_failed)
         return score(self, state, structure, run)
@@ -181,7 +184,10 @@ def score(assignment, state, structure: Structure, run):
     if run.tampered:
         attention.append(f'wrote to the grader\'s report channel ({run.tampered}); later tests were not run')
     attention += suspicious_events(run.events, assignment.reference_events)
-    status, message = 'graded', ''
+    failed = [c.grade_id for c in assignment.tests if scores[c.grade_id] < c.points]
+    status = 'graded'
+    message = f'{sum(scores.values()):g}/{assignment.max_score:g}: ' + \
+        (f'not passed: {", ".join(failed)}' if failed else 'every test passed')
     if run.budget_spent:
         status = 'student_error'
         message = (f'timed out: the notebook used its whole time budget ({limits.submission_seconds:g} s); '

@@ -26,6 +26,7 @@ import psutil
 
 POLL = 0.1
 STARTUP_SECONDS = 60           # from start to the harness's "ready" (imports, compiling)
+MAX_REPORT_BYTES = 128 << 20   # of records per attempt: more is a flood, not a notebook
 
 
 @dataclass
@@ -75,10 +76,13 @@ class _Channel:
 
     def __init__(self, nonce, attempt, clock):
         self.nonce, self.attempt, self.clock = nonce, attempt, clock
-        self.buffer, self.seq = bytearray(), 0
+        self.buffer, self.seq, self.received = bytearray(), 0, 0
         self.cell_started = None     # (index, wall, cpu) of the cell in progress
 
     def feed(self, chunk, cpu_now):
+        self.received += len(chunk)
+        if self.received > MAX_REPORT_BYTES:
+            return self._tamper('more check results than a notebook produces')
         self.buffer += chunk
         if len(self.buffer) > self.MAX_LINE and b'\n' not in self.buffer:
             self._tamper('an overlong line')
@@ -192,39 +196,52 @@ def run_attempt(command, env, cwd, plan, limits, deadline):
     for fd in streams:
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ)
-    cpu = 0.0
+    def read(fd):
+        """Take what one pipe has; False once it has nothing more right now."""
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            selector.unregister(fd)
+            del streams[fd]
+            return False
+        target = streams[fd]
+        if target == 'channel':
+            channel.feed(chunk, cpu)
+        else:
+            target.add(chunk)
+        return True
+
+    cpu, polled, ended = 0.0, 0.0, None
     try:
         while streams:
             for key, _ in selector.select(POLL):
-                try:
-                    chunk = os.read(key.fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    selector.unregister(key.fd)
-                    del streams[key.fd]
-                    continue
-                target = streams[key.fd]
-                if target == 'channel':
-                    channel.feed(chunk, cpu)
-                else:
-                    target.add(chunk)
-            if attempt.killed:
-                if proc.poll() is not None and clock() - killed_at > 2:
-                    break              # pipes held open by nothing we can still reach
-                continue
+                read(key.fd)
             now = clock()
+            if now - polled < POLL:            # measure at most ten times a second
+                continue
+            polled = now
+            if proc.poll() is not None:
+                ended = ended or now
+                # Exited: done, or nothing can write any more, or whatever still holds the
+                # pipes open (outside a sandbox, an escaped child) is not waited for.
+                if attempt.done or read_fd not in streams or now - ended > 2:
+                    break
+            if attempt.killed:
+                continue
             cpu = tree_cpu(proc.pid) or cpu
             reason = _over_limit(attempt, channel, limits, now, cpu, started, deadline, out, err)
             if reason:
-                attempt.killed, killed_at = reason, now
+                attempt.killed = reason
                 kill_tree(proc)
-            elif proc.poll() is not None and (attempt.done or read_fd not in streams):
-                break              # finished; nothing left inside can write once it exits
     finally:
         if proc.poll() is None:
             kill_tree(proc)
         proc.wait()
+        for fd in list(streams):                # what is still buffered in the pipes
+            while read(fd) and out.total + err.total < limits.output_max_mb << 20:
+                pass
         selector.close()
         os.close(read_fd)
         for stream in (proc.stdout, proc.stderr):

@@ -132,7 +132,8 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
 def grade_one(assignment, store, state, slot):
     """Grade one submission; every way this can go wrong ends in a recorded status."""
     try:
-        assignment.grade(state, store.copy_of(state['key']), slot)
+        files = store.files_of(state['key'], state.get('files', []))
+        assignment.grade(state, store.copy_of(state['key']), slot, files)
     except SubmissionError as err:
         state.update(status='student_error', message=str(err))
     except InfraError as err:

@@ -15,7 +15,10 @@ from autograder.notebook import MAX_NOTEBOOK_BYTES, SubmissionError, parse
 from autograder.store import FINAL, sha256
 
 STUDENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
-ALLOWED_BESIDE_NOTEBOOK = ()       # files a student may hand in with the notebook: none here
+# Files a student may hand in beside the notebook, per chapter (none so far). They are copied
+# into the run's working folder; every other file is listed and ignored.
+ALLOWED_BESIDE_NOTEBOOK = {}       # chapter id -> file names, e.g. {'ch08': ('my_net.params',)}
+MAX_EXTRA_BYTES = 1 << 20
 
 
 def printable(name):
@@ -24,7 +27,7 @@ def printable(name):
 
 def new_state(key, student, fingerprint):
     return {'key': key, 'student': student, 'status': 'pending', 'message': '', 'sha256': None,
-            'notebook': None, 'notes': [], 'attention': [], 'scores': {}, 'feedback': {},
+            'notebook': None, 'files': [], 'notes': [], 'attention': [], 'scores': {}, 'feedback': {},
             'grader': fingerprint}
 
 
@@ -36,7 +39,7 @@ def pick_notebook(folder, ch):
             links.append(printable(entry.name))
         elif entry.name.endswith('.ipynb') and entry.is_file(follow_symlinks=False):
             notebooks.append(entry.name)
-        elif entry.name not in ALLOWED_BESIDE_NOTEBOOK and not entry.name.startswith('.ipynb_checkpoints'):
+        elif entry.name not in ALLOWED_BESIDE_NOTEBOOK.get(ch.id, ()) and not entry.name.startswith('.ipynb_checkpoints'):
             others.append(printable(entry.name) + ('/' if entry.is_dir(follow_symlinks=False) else ''))
     notes = []
     if links:
@@ -86,12 +89,14 @@ def intake_one(entry, ch, store, fingerprint):
             raise SubmissionError('the folder name is not a usable student id (letters, digits, "_", "-", ".")')
         path, state['notes'] = pick_notebook(entry.path, ch)
         data = read_regular_file(path, MAX_NOTEBOOK_BYTES)
-        state['notebook'], state['sha256'] = printable(path.name), sha256(data)
+        extra = allowed_files(entry.path, ch)
+        state['notebook'], state['files'] = printable(path.name), sorted(extra)
+        state['sha256'] = sha256(data + b''.join(n.encode() + sha256(b).encode() for n, b in sorted(extra.items())))
         old = store.state(key)
         if old and old.get('sha256') == state['sha256'] and old.get('grader') == fingerprint \
                 and old.get('status') in FINAL:
             return old                              # already graded: a rerun changes nothing
-        store.keep_copy(key, data)
+        store.keep_copy(key, data, extra)
         store.save(state)                           # recorded before anything runs
         parse(data)
     except SubmissionError as err:
@@ -100,6 +105,16 @@ def intake_one(entry, ch, store, fingerprint):
         state.update(status='student_error', message=f'the submission could not be read ({err.strerror})')
     store.save(state)
     return state
+
+
+def allowed_files(folder, ch):
+    """{name: bytes} of the allow-listed regular files beside the notebook."""
+    found = {}
+    for name in ALLOWED_BESIDE_NOTEBOOK.get(ch.id, ()):
+        path = Path(folder, name)
+        if path.is_file() and not path.is_symlink():
+            found[name] = read_regular_file(path, MAX_EXTRA_BYTES)
+    return found
 
 
 def intake(submissions, ch, store, fingerprint):

@@ -87,7 +87,7 @@ def feedback_page(ch, state, assignment):
              'vertical-align:top}.ok{color:#060}.bad{color:#a00}</style>',
              f'<h1>{e(ch.id)} ({e(ch.name)}): {e(state["student"])}</h1>',
              f'<p>Status: <b>{e(status)}</b>. Score: <b>{total(state):g} / {assignment.max_score:g}</b></p>']
-    if state['message']:
+    if state['message'] and state['status'] != 'infra_error':      # grader trouble is the instructor's
         parts.append(f'<p>{e(state["message"])}</p>')
     if state['scores']:
         parts.append('<table><tr><th>test</th><th>points</th><th>what the grader found</th></tr>')
@@ -132,7 +132,7 @@ def chart(path, states, assignment):
     bars.invert_yaxis()
     bars.set_xlabel('submissions')
     bars.set_title(f'{assignment.ch.id}: score per exercise')
-    bars.legend(loc='lower right', fontsize='small')
+    bars.legend(loc='upper center', bbox_to_anchor=(0.5, -0.15), ncol=4, fontsize='small')
     totals = [total(s) for s in states if s['status'] == 'graded']
     hist.hist(totals, bins=range(int(assignment.max_score) + 2), color='#47a', align='left', rwidth=0.8)
     hist.set_xlabel(f'total score (of {assignment.max_score:g})')

@@ -85,11 +85,17 @@ class Store:
         assert state['status'] in STATUSES, state['status']
         write_json(self.folder(state['key']) / 'state.json', state)
 
-    def keep_copy(self, key, data):
+    def keep_copy(self, key, data, files=None):
+        """The intake copy of the notebook (and of allow-listed files beside it)."""
+        for name, content in (files or {}).items():
+            write_atomically(self.folder(key) / 'files' / name, content)
         write_atomically(self.folder(key) / 'submitted.ipynb', data)
 
     def copy_of(self, key):
         return (self.folder(key) / 'submitted.ipynb').read_bytes()
+
+    def files_of(self, key, names):
+        return {name: (self.folder(key) / 'files' / name).read_bytes() for name in names}
 
     def reference_path(self, fingerprint):
         return self.root / 'reference' / f'{fingerprint}.json'

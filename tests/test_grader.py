@@ -10,6 +10,7 @@ import pytest
 from autograder import verdict
 from autograder.harness import recorder
 from autograder.harness.run_notebook import RecordableChecks
+from autograder import intake as intake_module
 from autograder.intake import intake
 from autograder.notebook import SubmissionError, match, parse, read_instructor, stub_sources
 from autograder.records import DType, PyType, Unsupported, decode
@@ -187,3 +188,17 @@ def test_atomic_writes_leave_no_temporary_files(tmp_path):
     for n in range(3):
         write_atomically(tmp_path / 'state.json', f'{{"n": {n}}}')
     assert os.listdir(tmp_path) == ['state.json'] and json.loads((tmp_path / 'state.json').read_text()) == {'n': 2}
+
+
+def test_only_allow_listed_files_travel_with_the_notebook(tmp_path, monkeypatch):
+    monkeypatch.setitem(intake_module.ALLOWED_BESIDE_NOTEBOOK, CH.id, ('weights.params',))
+    folder = tmp_path / 'subs' / 'alice'
+    folder.mkdir(parents=True)
+    (folder / f'{CH.name}.ipynb').write_bytes(CH.student.read_bytes())
+    (folder / 'weights.params').write_bytes(b'\x00\x01')
+    (folder / 'numpy.py').write_text('raise SystemExit\n')
+    store = Store(CH, root=tmp_path / 'grading')
+    state, = intake(tmp_path / 'subs', CH, store, 'fingerprint')
+    assert state['files'] == ['weights.params']
+    assert store.files_of('alice', state['files']) == {'weights.params': b'\x00\x01'}
+    assert any('numpy.py' in note for note in state['notes'])
