@@ -138,6 +138,31 @@ def mark_unstable(first, second):
     return []
 
 
+def _patched(assignment, run, i):
+    """Library functions the student's code left replaced at the end of cell i."""
+    reference = assignment.reference.get(i)
+    return sorted(set(run.cells[i].replaced) - set(reference.replaced if reference else ()))
+
+
+def _judge_test(assignment, test, i, run):
+    """(score, message) of one test cell."""
+    limits = assignment.sandbox.limits
+    if i in run.cells:
+        patched = _patched(assignment, run, i)
+        if patched:
+            return 0.0, (f'your code replaced {", ".join(patched)[:200]} while this test ran; '
+                         f'a test judged with patched libraries cannot count')
+        v = verdict.judge_cell(test.grade_id, test.points, assignment.reference[i], run.cells[i], limits.memory_mb)
+        return v.score, v.message
+    if i in run.skipped:
+        return 0.0, f'this test {run.skipped[i]}; no points'
+    if run.tampered:
+        return 0.0, 'not run: your code wrote to the grader\'s private channel'
+    if run.budget_spent:
+        return 0.0, f'not run: the submission used up its time budget ({limits.submission_seconds:g} s)'
+    return 0.0, 'not run'
+
+
 def score(assignment, state, structure: Structure, run):
     """Turn a run into scores, messages and attention notes."""
     limits = assignment.sandbox.limits
@@ -145,42 +170,21 @@ def score(assignment, state, structure: Structure, run):
     scores, feedback, attention = {}, {}, list(structure.tampering)
     notes = list(state.get('notes', [])) + structure.notes
     for i, why in run.skipped.items():
-        cell = index[i]
-        limit = {'CPU': f' (limit {limits.cell_seconds:g} s of CPU)', 'longer': f' (limit {limits.cell_wall_seconds:g} s)'}
-        extra = next((v for k, v in limit.items() if k in why), '')
-        if cell['kind'] != 'test':
-            notes.append(f'cell {cell["label"]} {why}{extra}; it was skipped and the rest of the notebook run without it')
-        attention.append(f'{cell["label"]}: {why}')
+        if index[i]['kind'] != 'test':
+            notes.append(f'cell {index[i]["label"]} {why}; it was skipped and the rest of the notebook run without it')
+        attention.append(f'{index[i]["label"]}: {why}')
+    reported = set()
     for i, cell_run in sorted(run.cells.items()):
-        cell = index[i]
-        patched = sorted(set(cell_run.replaced) - set(assignment.reference.get(i, cell_run).replaced))
-        if patched:
-            attention.append(f'{cell["label"]}: replaced {", ".join(patched)[:200]}')
-        if cell['kind'] == 'answer' and cell_run.error:
-            notes.append(f'your cell {cell["label"]} raised an error when run: '
+        patched = [name for name in _patched(assignment, run, i) if name not in reported]
+        if patched:                        # where each replacement is first seen
+            attention.append(f'{index[i]["label"]}: replaced {", ".join(patched)[:200]}')
+            reported.update(patched)
+        if index[i]['kind'] == 'answer' and cell_run.error:
+            notes.append(f'your cell {index[i]["label"]} raised an error when run: '
                          f'{verdict.explain_error(cell_run.error, False, limits.memory_mb)}')
-    for c in assignment.tests:
-        i = next(n for n, cell in index.items() if cell['grade_id'] == c.grade_id and cell['kind'] == 'test')
-        patched = sorted(set(run.cells[i].replaced) - set(assignment.reference[i].replaced)) if i in run.cells else []
-        if patched:
-            scores[c.grade_id] = 0.0
-            feedback[c.grade_id] = (f'your code replaced {", ".join(patched)[:200]} while this test ran; '
-                                    f'a test judged with patched libraries cannot count')
-        elif i in run.cells:
-            v = verdict.judge_cell(c.grade_id, c.points, assignment.reference[i], run.cells[i], limits.memory_mb)
-            scores[c.grade_id], feedback[c.grade_id] = v.score, v.message
-        else:
-            why = run.skipped.get(i)
-            if why:
-                extra = f' (limit {limits.cell_seconds:g} s of CPU, {limits.cell_wall_seconds:g} s in all)'
-                message = f'this test {why}{extra if "CPU" in why or "longer" in why else ""}; no points'
-            elif run.tampered:
-                message = 'not run: your code wrote to the grader\'s private channel'
-            elif run.budget_spent:
-                message = f'not run: the submission used up its time budget ({limits.submission_seconds:g} s)'
-            else:
-                message = 'not run'
-            scores[c.grade_id], feedback[c.grade_id] = 0.0, message
+    for test in assignment.tests:
+        i = next(n for n, cell in index.items() if cell['grade_id'] == test.grade_id and cell['kind'] == 'test')
+        scores[test.grade_id], feedback[test.grade_id] = _judge_test(assignment, test, i, run)
     if run.tampered:
         attention.append(f'wrote to the grader\'s report channel ({run.tampered}); later tests were not run')
     attention += suspicious_events(run.events, assignment.reference_events)

@@ -286,15 +286,15 @@ class Execution:
     seconds: float = 0.0
 
 
-def death(attempt):
+def death(attempt, limits):
     """Why an attempt ended before `done`, in words for the student."""
     status = attempt.exit_status
     if attempt.killed == 'cpu':
-        return 'used more CPU time than a cell may'
+        return f'used more CPU time than a cell may ({limits.cell_seconds:g} s)'
     if attempt.killed == 'wall':
-        return 'ran longer than a cell may (waiting or sleeping?)'
+        return f'ran longer than a cell may ({limits.cell_wall_seconds:g} s; waiting or sleeping?)'
     if attempt.killed == 'output':
-        return 'printed more output than a notebook may'
+        return f'printed more output than a notebook may ({limits.output_max_mb} MB)'
     if attempt.killed == 'budget':
         return 'was still running when the submission\'s time budget ran out'
     if status is not None and status < 0:
@@ -342,13 +342,13 @@ def run_plan(sandbox, slot, stage, plan, budget_seconds):
             result.budget_spent = True
             break
         if not attempt.ready:
-            result.harness_failed = (f'the harness did not start ({attempt.killed or death(attempt)}): '
+            result.harness_failed = (f'the harness did not start ({attempt.killed or death(attempt, limits)}): '
                                      f'{attempt.stderr.decode(errors="replace")[-800:]}')
             break
         if attempt.current is None:        # died between cells: blame the last one begun
             begun = [i for i in attempt.cells]
             attempt.current = begun[-1] if begun else plan['cells'][0]['index']
-        skip[attempt.current] = death(attempt)
+        skip[attempt.current] = death(attempt, limits)
         result.cells.pop(attempt.current, None)
     result.skipped = skip
     result.seconds = time.monotonic() - started

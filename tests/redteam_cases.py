@@ -145,6 +145,15 @@ class _Liar:
 return _Liar()
 '''
 
+PATCH_RECORDER = '''
+import sys
+_recorder_module = sys.modules.get('recorder')
+if _recorder_module is not None:
+    _recorder_module.encode_truth = lambda value: ['bool', True]
+    _recorder_module.encode = lambda value, *a, **k: ['bool', True]
+    _recorder_module.Recorder.check = lambda self, *a, **k: None
+'''
+
 PATCH_HELPERS = '''
 import builtins
 import numpy as np
@@ -362,6 +371,9 @@ def build_cases(chapter, bug, port):
     cases = [
         # -- cheating --------------------------------------------------------------------------
         nb_case('patch_assert_helpers', wrong_v(PATCH_HELPERS), zero_v),
+        nb_case('patch_the_recorder', wrong_v(PATCH_RECORDER), zero_v),
+        nb_case('patch_the_recorder_during_a_test', wrapped(V, PATCH_RECORDER + WRONG),
+                Expect(zero=(V.test,), feedback={V.test: 'replaced'})),
         nb_case('lying_eq', wrapped(V, LIAR), Expect(zero=(V.test,), feedback={V.test: '_Liar'})),
         Case('files_beside_notebook', lambda folder: _beside(C, folder, wrap(C.correct(), V, WRONG)),
              Expect(zero=(V.test,), text='numpy.py', attention=True)),
@@ -457,6 +469,9 @@ while True:
         nb_case('exception_in_function', wrapped(A, "raise ValueError('boom in my code')"),
                 Expect(zero=(A.test,), feedback={A.test: 'ValueError: boom in my code'})),
         nb_case('syntax_error', with_code(V.answer, 'def broken(:\n    pass'), Expect(zero=(V.test,), text='SyntaxError')),
+        nb_case('null_bytes_and_deep_nesting', lambda: append(with_code(V.answer, 'x = 1\0')(), A.answer,
+                                                               'y = ' + '(' * 300000 + ')' * 300000),
+                Expect(zero=(V.test, A.test), text='null bytes')),
         nb_case('wrong_shape', wrapped(A, 'return _original(*args, **kwargs)[..., None]'),
                 Expect(zero=(A.test,), feedback={A.test: 'shape'})),
         nb_case('nan_result', wrapped(A, 'import numpy as np\nr = np.array(_original(*args, **kwargs), dtype=float)\n'

@@ -208,30 +208,40 @@ class AuditLog:
 
 
 class Libraries:
-    """The modules test code relies on, as they were before student code ran. Replaced
-    attributes are put back before each test cell, and any replacement still in place when a
-    cell ends is reported (a test judged with a patched numpy function cannot count)."""
+    """What test code and the recorder rely on -- numpy, a few standard modules, checks.py,
+    the recorder module and its Recorder class -- as it was before student code ran.
+    Replaced attributes are put back before each test cell, and a replacement still in place
+    when a cell ends is reported (a test judged with a patched function cannot count)."""
 
     NAMES = ('builtins', 'os', 'posixpath', 'math', 'cmath', 'operator', 'functools', 'itertools', 're',
-             'collections', 'copy', 'numbers', 'random')
+             'collections', 'copy', 'numbers', 'random', 'checks', 'recorder')
+    SET_BY_HARNESS = {'_recorder', 'CASE_SEED_OFFSET'}      # checks.py's record-mode switches
 
-    def __init__(self):
+    def __init__(self, classes=()):
         self.modules = {name: module for name, module in sys.modules.items()
                         if module is not None and (name in self.NAMES or name == 'numpy' or name.startswith('numpy.'))}
         self.saved = {name: dict(module.__dict__) for name, module in self.modules.items()}
+        self.classes = {cls: dict(vars(cls)) for cls in classes}
 
     def restore(self):
         for name, module in self.modules.items():
             sys.modules[name] = module
             module.__dict__.update(self.saved[name])
+        for cls, saved in self.classes.items():
+            for key, value in saved.items():
+                if key not in ('__dict__', '__weakref__') and vars(cls).get(key) is not value:
+                    setattr(cls, key, value)
 
     def replaced(self):
         found = []
         for name, saved in self.saved.items():
             current = self.modules[name].__dict__
-            found += [f'{name}.{key}' for key, value in saved.items() if current.get(key, current) is not value]
+            found += [f'{name}.{key}' for key, value in saved.items()
+                      if current.get(key, current) is not value and key not in self.SET_BY_HARNESS]
             if sys.modules.get(name) is not self.modules[name]:
                 found.append(f'sys.modules[{name!r}]')
+        for cls, saved in self.classes.items():
+            found += [f'{cls.__name__}.{key}' for key, value in saved.items() if vars(cls).get(key) is not value]
         return found[:20]
 
 
@@ -245,7 +255,8 @@ class Harness:
         self.audit = AuditLog(plan['read_ok'], os.path.dirname(plan['workdir']))
         self.saved = dict(environ=dict(os.environ), cwd=os.getcwd(), path=list(sys.path),
                           stdout=sys.stdout, stderr=sys.stderr)
-        self.libraries = Libraries()
+        self.libraries = Libraries(classes=[recorder_class])
+        self.swapped = False           # student code replaced the recorder during a test
 
     def restore(self):
         """Put back what student code may have changed, before trusted test code runs."""
@@ -276,11 +287,16 @@ class Harness:
             self.audit.quiet = True
             if recorder is not None:
                 recorder.cell = None
+                self.swapped = self.swapped or self.checks._recorder is not recorder
+
+    def replaced(self):
+        found = self.libraries.replaced()
+        return found + ['checks._recorder'] if self.swapped else found
 
     def run_cell(self, cell, compiled, namespace, describe):
         send = self.channel.send
         send(t='cell', i=cell['index'], events=self.audit.take())
-        error = None
+        error, self.swapped = None, False
         try:
             if isinstance(compiled, dict):          # a SyntaxError found while compiling
                 error = compiled
@@ -295,8 +311,7 @@ class Harness:
         except BaseException as err:                # SystemExit and KeyboardInterrupt too
             self.audit.quiet = True
             error = describe(err, self.files)
-        send(t='end', i=cell['index'], error=error, events=self.audit.take(),
-             replaced=self.libraries.replaced())
+        send(t='end', i=cell['index'], error=error, events=self.audit.take(), replaced=self.replaced())
 
 
 def main():
@@ -319,7 +334,7 @@ def main():
     for cell in plan['cells']:
         try:
             compiled.append(compile_cell(cell))
-        except SyntaxError as err:
+        except Exception as err:       # SyntaxError; also null bytes, absurd nesting
             compiled.append(recording.describe_exception(err, {cell['file']: cell['label']}))
     os.makedirs(plan['workdir'], exist_ok=True)
     os.chdir(plan['workdir'])
