@@ -79,10 +79,14 @@ class Sandbox:
         self.read_only = [str(p) for p in read_only if Path(p).exists()]
         self.root = os.geteuid() == 0
         self.drop = self.root and bool(shutil.which('setpriv'))   # run as a slot uid, not root
+        # The grader's tools by absolute path: the sandbox's own PATH must not choose them.
+        self.tools = {name: shutil.which(name) or name for name in ('prlimit', 'bwrap', 'setpriv')}
 
     @classmethod
     def detect(cls, requested, limits, read_only=()):
         """'auto' uses bubblewrap when it works here; 'bwrap' insists; 'none' skips it."""
+        if not shutil.which('prlimit'):
+            raise SystemExit('error: prlimit (Debian package util-linux) is needed to limit student code')
         if requested != 'none' and shutil.which('bwrap'):
             mode = 'bwrap' if os.geteuid() == 0 and shutil.which('setpriv') else 'bwrap-userns'
             box = cls(mode, limits, read_only)
@@ -156,13 +160,13 @@ class Sandbox:
             mine = sum(1 for p in psutil.process_iter(['uids']) if p.info['uids'] and p.info['uids'].real == os.getuid())
             processes += mine
         cpu = int(lim.submission_seconds) + 5
-        return ['prlimit', f'--as={lim.memory_mb << 20}', f'--cpu={cpu}', f'--fsize={lim.file_mb << 20}',
+        return [self.tools['prlimit'], f'--as={lim.memory_mb << 20}', f'--cpu={cpu}', f'--fsize={lim.file_mb << 20}',
                 f'--nproc={processes}', '--nofile=256', '--core=0', '--']
 
     def _drop_privileges(self, slot):
         uid = self.slot_uid(slot)
-        return ['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups', '--no-new-privs',
-                '--bounding-set=-all', '--inh-caps=-all', '--']
+        return [self.tools['setpriv'], f'--reuid={uid}', f'--regid={uid}', '--clear-groups', '--no-new-privs',
+                '--bounding-set=-all', '--inh-caps=-all', '--pdeathsig=KILL', '--']
 
     def _mounts(self, stage):
         args, made = [], set()
@@ -197,15 +201,17 @@ class Sandbox:
     def command(self, slot, stage, program):
         """The argv that runs `program` (a list) contained, for worker `slot`."""
         if self.mode == 'none':
-            drop = self._drop_privileges(slot) if self.drop else []
+            # No PID namespace to die with: at least the interpreter dies with the grader.
+            drop = self._drop_privileges(slot) if self.drop else \
+                [self.tools['setpriv'], '--pdeathsig=KILL', '--'] if shutil.which('setpriv') else []
             return [*self._rlimits(), *drop, *program]
         namespaces = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts',
                       '--unshare-cgroup-try', '--die-with-parent', '--new-session']
         if self.mode == 'bwrap':
-            return [*self._rlimits(), 'bwrap', *namespaces, *self._mounts(stage),
+            return [*self._rlimits(), self.tools['bwrap'], *namespaces, *self._mounts(stage),
                     '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--',
                     *self._drop_privileges(slot), *program]
-        return [*self._rlimits(), 'bwrap', *namespaces, '--unshare-user', '--uid', '65534', '--gid', '65534',
+        return [*self._rlimits(), self.tools['bwrap'], *namespaces, '--unshare-user', '--uid', '65534', '--gid', '65534',
                 *self._mounts(stage), '--', *program]
 
     def harness_command(self, slot, stage):

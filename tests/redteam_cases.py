@@ -34,7 +34,7 @@ class Case:
     name: str
     build: object                 # build(folder) writes the submission into `folder`
     expect: Expect
-    needs_sandbox: bool = False   # only meaningful inside bubblewrap (e.g. the fork bomb)
+    needs_sandbox: bool = False   # harmful or meaningless outside bubblewrap (fork bomb, disk...)
 
 
 @dataclass
@@ -398,10 +398,11 @@ def build_cases(chapter, bug, port):
                 Expect(zero=(A.test,), feedback={A.test: 'sys.exit'})),
         nb_case('read_instructor_files', lambda: wrap(append(C.correct(), first, f'SECRET = {secret!r}\n' + READ_SECRETS),
                                                      V, 'if not _found:\n' + _indent(WRONG) + 'return _original(*args, **kwargs)'),
-                Expect(zero=(V.test,))),
-        nb_case('write_gradebook_and_site_packages', with_code(first, WRITE_EVERYWHERE), Expect()),
-        nb_case('daemon_after_grading', with_code(L.answer, DAEMON), Expect()),
-        nb_case('kill_the_grader', with_code(L.answer, KILL_GRADER), Expect(text='os.kill', attention=True)),
+                Expect(zero=(V.test,)), needs_sandbox=True),
+        nb_case('write_gradebook_and_site_packages', with_code(first, WRITE_EVERYWHERE), Expect(), needs_sandbox=True),
+        nb_case('daemon_after_grading', with_code(L.answer, DAEMON), Expect(), needs_sandbox=True),
+        nb_case('kill_the_grader', with_code(L.answer, KILL_GRADER), Expect(text='os.kill', attention=True),
+                needs_sandbox=True),
         nb_case('branch_on_grading_environment', wrapped(V, GRADING_DETECTOR), zero_v),
         nb_case('hard_code_visible_cases', wrapped(V, HARD_CODED.replace('VISIBLE', str(V.visible_calls))),
                 Expect(zero=(V.test,), feedback={V.test: 'hidden'})),
@@ -410,7 +411,7 @@ def build_cases(chapter, bug, port):
                 Expect(zero=tuple(C.tests), others_full=False, feedback={V.test: 'private channel'}, attention=True)),
         nb_case('network', lambda: wrap(append(C.correct(), first, NETWORK.replace('PORT', str(port))), V,
                                         'if not _connected:\n' + _indent(WRONG) + 'return _original(*args, **kwargs)'),
-                zero_v),
+                zero_v, needs_sandbox=True),
         nb_case('patch_time_and_run_slow', wrapped(A, '''
 import time
 time.time = time.perf_counter = time.monotonic = time.process_time = lambda: 0.0
@@ -429,7 +430,7 @@ while True:
         nb_case('input_call', wrapped(V, 'input()'), Expect(zero=(V.test,), feedback={V.test: 'EOFError'})),
         nb_case('memory_bomb', wrapped(A, 'return bytearray(64 << 30)'), Expect(zero=(A.test,), feedback={A.test: 'memory'})),
         nb_case('fork_bomb', wrapped(L, 'import os\nwhile True:\n    os.fork()'), zero_l, needs_sandbox=True),
-        nb_case('fill_the_disk', wrapped(V, FILL_DISK), zero_v),
+        nb_case('fill_the_disk', wrapped(V, FILL_DISK), zero_v, needs_sandbox=True),
         nb_case('flood_stdout', wrapped(V, "while True:\n    print('x' * 10000)"),
                 Expect(zero=(V.test,), feedback={V.test: 'output'})),
         nb_case('many_threads', wrapped(L, THREADS), zero_l, needs_sandbox=True),
