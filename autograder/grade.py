@@ -19,6 +19,7 @@ submissions alone. The exit status is 1 only if something ended as infra_error.
 import os
 import queue
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -52,8 +53,13 @@ class Progress:
         self.total, self.count, self.stream, self.started = total, 0, stream, time.monotonic()
         self.by_status = {}
         self.live = stream.isatty()
+        self.lock = threading.Lock()
 
     def done(self, state, max_score):
+        with self.lock:                 # workers finish concurrently
+            self._done(state, max_score)
+
+    def _done(self, state, max_score):
         self.count += 1
         self.by_status[state['status']] = self.by_status.get(state['status'], 0) + 1
         if self.live:

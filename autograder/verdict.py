@@ -229,8 +229,8 @@ def explain_error(error, hidden, memory_mb):
 
 
 def judge_cell(grade_id, points, reference, student, memory_mb):
-    """The verdict for one test cell, given both runs' CellRun (student may be None: see the
-    caller for skipped and not-run cells)."""
+    """The verdict for one test cell the student's run finished, given both runs' CellRun
+    (cells that were skipped or never reached are the caller's: assignment._judge_test)."""
     refs, recs = reference.records, student.records
     hidden_from = reference.hidden_from if reference.hidden_from is not None else len(refs)
     count = f'{len(refs)} checks'
@@ -261,7 +261,7 @@ def judge_cell(grade_id, points, reference, student, memory_mb):
 
 
 def _position(r, hidden, hidden_from):
-    return f'hidden checks, after {r - hidden_from} passed' if hidden else f'check {r + 1}'
+    return f'hidden checks, after {max(0, r - hidden_from)} passed' if hidden else f'check {r + 1}'
 
 
 def _cap(text):
