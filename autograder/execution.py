@@ -4,7 +4,8 @@ One *attempt* starts the harness in a fresh sandbox, hands it the plan, and watc
 pipes: the report channel (framed JSON lines, see harness/run_notebook.py), stdout and
 stderr. Every 0.1 s it measures the wall and CPU time of the cell in progress (CPU summed
 over the sandbox's whole process tree, read from /proc, so a student who patches `time`
-changes nothing) and SIGKILLs the tree when a limit is passed or output floods.
+changes nothing) and the memory of the whole tree (the address-space rlimit is per process),
+and SIGKILLs the tree when a limit is passed or output floods.
 
 A kill, a crash or an exit in the middle of cell k ends the attempt; the next attempt runs
 the same plan with cell k skipped, so one runaway cell costs that cell's points and the
@@ -131,21 +132,25 @@ class _Channel:
             self._tamper(f'an unexpected message {kind!r}')
 
 
-def tree_cpu(pid):
-    """CPU seconds used so far by `pid` and all its descendants (including reaped ones)."""
+def tree_usage(pid):
+    """(CPU seconds so far, resident MB now) of `pid` and all its descendants. CPU includes
+    reaped children; memory is the sum of resident sizes, which counts pages shared after a
+    fork once per process -- generous to the limit, never blind to a fork of hogs."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return None
-    total = 0.0
+        return None, None
+    cpu = rss = 0.0
     for proc in procs:
         try:
-            t = proc.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
+            with proc.oneshot():
+                t = proc.cpu_times()
+                cpu += t.user + t.system + t.children_user + t.children_system
+                rss += proc.memory_info().rss
         except psutil.Error:
             pass
-    return total
+    return cpu, rss / 2 ** 20
 
 
 def kill_tree(proc):
@@ -230,8 +235,9 @@ def run_attempt(command, env, cwd, plan, limits, deadline):
                     break
             if attempt.killed:
                 continue
-            cpu = tree_cpu(proc.pid) or cpu
-            reason = _over_limit(attempt, channel, limits, now, cpu, started, deadline, out, err)
+            measured_cpu, memory = tree_usage(proc.pid)
+            cpu = measured_cpu or cpu
+            reason = _over_limit(attempt, channel, limits, now, cpu, memory or 0, started, deadline, out, err)
             if reason:
                 attempt.killed = reason
                 kill_tree(proc)
@@ -252,11 +258,13 @@ def run_attempt(command, env, cwd, plan, limits, deadline):
     return attempt
 
 
-def _over_limit(attempt, channel, limits, now, cpu, started, deadline, out, err):
+def _over_limit(attempt, channel, limits, now, cpu, memory, started, deadline, out, err):
     if attempt.tampered:
         return 'tampered'
     if out.total + err.total > limits.output_max_mb << 20:
         return 'output'
+    if memory > limits.memory_mb:      # all processes together (the rlimit is per process)
+        return 'memory'
     if now > deadline:
         return 'budget'
     if not attempt.ready:
@@ -295,6 +303,8 @@ def death(attempt, limits):
         return f'ran longer than a cell may ({limits.cell_wall_seconds:g} s; waiting or sleeping?)'
     if attempt.killed == 'output':
         return f'printed more output than a notebook may ({limits.output_max_mb} MB)'
+    if attempt.killed == 'memory':
+        return f'used more memory than a submission may ({limits.memory_mb} MB in all its processes)'
     if attempt.killed == 'budget':
         return 'was still running when the submission\'s time budget ran out'
     if status is not None and status < 0:

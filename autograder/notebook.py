@@ -8,6 +8,7 @@ cell id). Everything else in the submission -- edited, deleted, re-marked, renam
 duplicated cells, other metadata, the kernelspec -- is ignored and reported.
 """
 import json
+import re
 from dataclasses import dataclass, field
 
 import nbformat
@@ -203,10 +204,13 @@ def _test(cell, found, result):
         result.tampering.append(f'{gid} re-marked')
 
 
+MAGIC = re.compile(r'^\s*[%!]', re.M)
+
+
 def to_python(source):
     """IPython syntax (%magics, !commands) as plain Python calling get_ipython(), which the
     harness makes do nothing."""
-    if '%' not in source and '!' not in source:
+    if not MAGIC.search(source):
         return source
     from IPython.core.inputtransformer2 import TransformerManager
     try:

@@ -430,6 +430,16 @@ while True:
         nb_case('input_call', wrapped(V, 'input()'), Expect(zero=(V.test,), feedback={V.test: 'EOFError'})),
         nb_case('memory_bomb', wrapped(A, 'return bytearray(64 << 30)'), Expect(zero=(A.test,), feedback={A.test: 'memory'})),
         nb_case('fork_bomb', wrapped(L, 'import os\nwhile True:\n    os.fork()'), zero_l, needs_sandbox=True),
+        nb_case('memory_in_many_processes', wrapped(L, '''
+import os, time
+for _ in range(12):
+    if os.fork() == 0:
+        hog = bytearray(600 << 20)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        time.sleep(60)
+        os._exit(0)
+time.sleep(60)'''), Expect(zero=(L.test,), feedback={L.test: 'memory'}), needs_sandbox=True),
         nb_case('fill_the_disk', wrapped(V, FILL_DISK), zero_v, needs_sandbox=True),
         nb_case('flood_stdout', wrapped(V, "while True:\n    print('x' * 10000)"),
                 Expect(zero=(V.test,), feedback={V.test: 'output'})),
