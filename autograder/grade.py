@@ -1,38 +1,39 @@
-"""`./course grade SUBMISSIONS`: autograde a folder of submissions with nbgrader.
+"""`./course grade SUBMISSIONS`: grade a folder of untrusted submissions (THREATS.md).
 
 SUBMISSIONS holds one folder per student with their notebook inside
-(`SUBMISSIONS/alice/ch01_ndarray.ipynb`). Every student ends with a recorded status:
-`graded` (scores per exercise) or `student_error` (no readable notebook, or nbgrader could
-not grade it), with a message. One broken submission never stops the others.
+(`SUBMISSIONS/alice/ch01_ndarray.ipynb`). The steps:
 
-Results land in `_grading/reports/chNN/`: `grades.csv` (student x exercise) and one HTML
-feedback page per graded student.
+1. intake   every submission is validated, copied, hashed and recorded as pending
+            (`_grading/store/chNN/`) before any student code runs;
+2. reference the reference solution runs through the same harness (cached);
+3. grading  each submission runs in its own sandbox (autograder/sandbox.py), in parallel
+            across cores; its records are scored outside the sandbox (verdict.py) and its
+            state is written atomically: graded, student_error or infra_error;
+4. results  nbgrader's gradebook receives the scores (its feedback and export keep
+            working); `_grading/reports/chNN/` gets grades.csv, a feedback page per
+            student, scores.png and attention.csv.
+
+A rerun after an interruption (even `kill -9`) resumes from the store and leaves graded
+submissions alone. The exit status is 1 only if something ended as infra_error.
 """
-import csv
-import re
-import shutil
-from dataclasses import dataclass, field
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import nbformat
+from autograder import gradebook, report
+from autograder.assignment import Assignment, InfraError
+from autograder.intake import intake
+from autograder.notebook import SubmissionError
+from autograder.sandbox import Limits, Sandbox
+from autograder.store import FINAL, Store
+from pipeline.chapters import chapter, chapters
 
-from pipeline.chapters import GRADING, ROOT, chapter, chapters
-from pipeline.execute import pin_environment, stage
-from pipeline.generate import generate, nbgrader_api
-
-STUDENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
-
-
-@dataclass
-class Outcome:
-    student: str
-    status: str                       # 'graded' or 'student_error'
-    message: str = ''
-    scores: dict = field(default_factory=dict)    # grade id -> (score, max)
-
-    @property
-    def total(self):
-        return sum(s for s, _ in self.scores.values())
+DATASETS = ['/usr/share/datasets']
 
 
 def find_chapter(submissions, requested=None):
@@ -41,101 +42,118 @@ def find_chapter(submissions, requested=None):
     names = {p.stem for p in Path(submissions).glob('*/*.ipynb')}
     found = [ch for ch in chapters() if any(n.startswith(ch.id) for n in names)]
     if len(found) != 1:
-        raise SystemExit('error: cannot tell which chapter these submissions are for; '
-                         'pass --chapter chNN')
+        raise SystemExit('error: cannot tell which chapter these submissions are for; pass --chapter chNN')
     return found[0]
 
 
-def pick_notebook(student_dir, ch):
-    """The student's notebook for `ch`, or raise ValueError saying what is wrong."""
-    candidates = sorted(p for p in student_dir.glob('*.ipynb') if p.is_file())
-    exact = [p for p in candidates if p.stem == ch.name]
-    if exact:
-        return exact[0]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise ValueError(f'no .ipynb file in the submission (expected {ch.name}.ipynb)')
-    raise ValueError(f'{len(candidates)} notebooks and none named {ch.name}.ipynb: '
-                     f'{", ".join(p.name for p in candidates)}')
+class Progress:
+    """A bar on a terminal; one line per submission in a log."""
+
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.count, self.stream, self.started = total, 0, stream, time.monotonic()
+        self.by_status = {}
+        self.live = stream.isatty()
+        self.lock = threading.Lock()
+
+    def done(self, state, max_score):
+        with self.lock:                 # workers finish concurrently
+            self._done(state, max_score)
+
+    def _done(self, state, max_score):
+        self.count += 1
+        self.by_status[state['status']] = self.by_status.get(state['status'], 0) + 1
+        if self.live:
+            width = 30
+            filled = int(width * self.count / max(self.total, 1))
+            rate = self.count / max(time.monotonic() - self.started, 1e-9) * 60
+            counts = ' '.join(f'{k} {v}' for k, v in sorted(self.by_status.items()))
+            self.stream.write(f'\r  [{"#" * filled}{"." * (width - filled)}] {self.count}/{self.total} '
+                              f'{counts}  ({rate:.0f}/min) ')
+            if self.count == self.total:
+                self.stream.write('\n')
+        else:
+            total = sum(state['scores'].values())
+            shown = f'{total:g}/{max_score:g}' if state['status'] == 'graded' else state['message'][:100]
+            self.stream.write(f'  [{self.count}/{self.total}] {state["student"]}: {state["status"]} -- {shown}\n')
+        self.stream.flush()
 
 
-def validate(path):
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-        nbformat.validate(nb)
-    except Exception as err:
-        raise ValueError(f'{path.name} is not a valid notebook: {type(err).__name__}: '
-                         f'{str(err).splitlines()[0][:200]}') from None
-    return nb
-
-
-def grade(submissions, requested_chapter=None):
+def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto'):
+    """Grade a folder of submissions; return the exit status (1 if any infra_error)."""
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise SystemExit(f'error: {submissions} is not a folder of submissions')
     ch = find_chapter(submissions, requested_chapter)
-    pin_environment()
-    shutil.rmtree(GRADING, ignore_errors=True)          # a fresh gradebook for every run
-    generate([ch], release_directory='_grading/release', work_directory='_grading')
-    api = nbgrader_api(ROOT, release_directory='_grading/release')
-    students = sorted(p for p in submissions.iterdir() if p.is_dir())
-    print(f'grading {len(students)} submissions of {ch.id}')
-    outcomes = []
-    for i, student_dir in enumerate(students, 1):
-        outcome = grade_one(api, ch, student_dir)
-        outcomes.append(outcome)
-        shown = f'{outcome.total:g} points' if outcome.status == 'graded' else outcome.message
-        print(f'  [{i}/{len(students)}] {outcome.student}: {outcome.status} -- {shown}', flush=True)
-    return write_report(ch, outcomes, api)
-
-
-def grade_one(api, ch, student_dir):
-    student = student_dir.name
-    if not STUDENT_ID.match(student):
-        return Outcome(student, 'student_error', 'folder name is not a usable student id')
+    store = Store(ch)
+    store.lock()
+    read_only = DATASETS + ([os.environ['FASHION_MNIST']] if os.environ.get('FASHION_MNIST') else [])
+    box = Sandbox.detect(sandbox, limits or Limits(), read_only)
+    if not box.isolated:
+        print("\n" + box.warning() + "\n", file=sys.stderr, flush=True)
+    assignment = Assignment(ch, store, box, store.seed(seed))
+    states = intake(submissions, ch, store, assignment.fingerprint)
+    todo = [s for s in states if s['status'] not in FINAL]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    print(f'grading {ch.id}: {len(states)} submissions, {len(todo)} to run '
+          f'({len(states) - len(todo)} already final), {jobs} at a time, sandbox: {box.mode}', flush=True)
     try:
-        notebook = pick_notebook(student_dir, ch)
-        validate(notebook)
-    except ValueError as err:
-        return Outcome(student, 'student_error', str(err))
-    target = GRADING / 'submitted' / student / ch.id
-    shutil.rmtree(target, ignore_errors=True)
-    stage(ch, target)                                  # our checks.py and minimx, not theirs
-    shutil.copy(notebook, target / f'{ch.name}.ipynb')
-    result = api.autograde(ch.id, student, force=True)
-    if not result.get('success'):
-        log = (result.get('error') or result.get('log') or '').strip().splitlines()
-        return Outcome(student, 'student_error', 'nbgrader could not grade it: ' + (log[-1] if log else '?'))
-    api.generate_feedback(ch.id, student, force=True)
-    return Outcome(student, 'graded', scores=read_scores(api, ch, student))
+        gradebook.prepare(ch)
+        if todo:
+            assignment.load_reference()
+    except (InfraError, SystemExit) as err:
+        for state in todo:
+            state.update(status='infra_error', message=f'the grader could not run: {str(err)[:2000]}')
+            store.save(state)
+        print(f'error: {err}', file=sys.stderr)
+        return finish(ch, assignment, states)
+    progress = Progress(len(todo))
+    slots = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def work(state):
+        slot = slots.get()
+        try:
+            state['status'] = 'running'
+            store.save(state)
+            grade_one(assignment, store, state, slot)
+        finally:
+            slots.put(slot)
+        progress.done(state, assignment.max_score)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(work, todo))
+    if todo:
+        seconds = time.monotonic() - started
+        print(f'graded {len(todo)} in {seconds:.1f} s ({len(todo) / seconds * 60:.0f}/min)', flush=True)
+    try:
+        gradebook.record(ch, assignment, states)
+    except Exception as err:                    # the store and reports are still right
+        print(f'error: could not write nbgrader\'s gradebook: {err}', file=sys.stderr)
+        return finish(ch, assignment, states) or 1
+    return finish(ch, assignment, states)
 
 
-def read_scores(api, ch, student):
-    from nbgrader.api import Gradebook
+def grade_one(assignment, store, state, slot):
+    """Grade one submission; every way this can go wrong ends in a recorded status."""
+    try:
+        files = store.files_of(state['key'], state.get('files', []))
+        assignment.grade(state, store.copy_of(state['key']), slot, files)
+    except SubmissionError as err:
+        state.update(status='student_error', message=str(err))
+    except InfraError as err:
+        state.update(status='infra_error', message=str(err)[:2000])
+    except Exception as err:                    # a grader bug: say so, grade the others
+        where = traceback.format_exc(limit=-3).strip().splitlines()
+        state.update(status='infra_error', message=f'grader failure: {type(err).__name__}: {err} '
+                                                   f'({" | ".join(where[-4:])[:600]})')
+    store.save(state)
 
-    with Gradebook(api.coursedir.db_url) as gb:
-        nb = gb.find_submission_notebook(ch.name, ch.id, student)
-        return {g.name: (g.score, g.max_score) for g in sorted(nb.grades, key=lambda g: g.name)}
 
-
-def write_report(ch, outcomes, api):
-    report = GRADING / 'reports' / ch.id
-    (report / 'feedback').mkdir(parents=True, exist_ok=True)
-    ids = sorted({gid for o in outcomes for gid in o.scores})
-    max_total = max((sum(m for _, m in o.scores.values()) for o in outcomes if o.scores), default=0)
-    with open(report / 'grades.csv', 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['student', 'status', 'total', 'max', *ids, 'message'])
-        for o in outcomes:
-            writer.writerow([o.student, o.status, f'{o.total:g}', f'{max_total:g}',
-                             *[f'{o.scores[g][0]:g}' if g in o.scores else '' for g in ids], o.message])
-    for o in outcomes:
-        page = GRADING / 'feedback' / o.student / ch.id / f'{ch.name}.html'
-        if page.exists():
-            shutil.copy(page, report / 'feedback' / f'{o.student}.html')
-    counts = {s: sum(o.status == s for o in outcomes) for s in ('graded', 'student_error')}
-    print(f'{counts["graded"]} graded, {counts["student_error"]} student errors')
-    print(f'scores:   {(report / "grades.csv").relative_to(ROOT)}')
-    print(f'feedback: {(report / "feedback").relative_to(ROOT)}/<student>.html')
-    return outcomes
+def finish(ch, assignment, states):
+    report.write(ch, assignment, states)
+    counts = {s: sum(st['status'] == s for st in states) for s in ('graded', 'student_error', 'infra_error')}
+    print(f'{counts["graded"]} graded, {counts["student_error"]} student errors, '
+          f'{counts["infra_error"]} infra errors')
+    return 1 if counts['infra_error'] else 0

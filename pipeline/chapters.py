@@ -1,4 +1,5 @@
 """Where things live, and which chapters exist (found from solutions/chNN/chNN_*.ipynb)."""
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,9 @@ BOOK = ROOT / 'book'
 PACKAGE = ROOT / 'minimx'
 CHECKS = SOLUTIONS / 'checks.py'          # the test helpers every notebook imports
 BUILD = ROOT / '_build'
-GRADING = ROOT / '_grading'               # nbgrader's working folders and gradebook (never committed)
+# nbgrader's working folders, the gradebook and the grader's store (never committed);
+# COURSE_GRADING moves them elsewhere (the tests grade in temporary folders).
+GRADING = Path(os.environ.get('COURSE_GRADING') or ROOT / '_grading').resolve()
 
 # Notebook cells may run this long (seconds). nbgrader's and Jupyter's default of 30 s is too
 # short for the training chapters; every execution in the project uses this one value.

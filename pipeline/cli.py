@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from pipeline.chapters import chapter
+from pipeline.chapters import CELL_TIMEOUT, chapter
 from pipeline.execute import pin_environment
 
 DESCRIPTION = """\
@@ -13,13 +13,26 @@ The solution notebooks in solutions/ are the single source of truth; everything 
 from them by `build`.
 """
 
+GRADE_HELP = """\
+Grade SUBMISSIONS/<student>/<notebook>.ipynb for one chapter. Each submission runs in its own
+bubblewrap sandbox (no network, read-only system, unprivileged, killed at the end) under hard
+limits; scores are computed outside the sandbox by comparing the student's results with the
+reference solution's on hidden, seeded inputs. Every submission ends graded, student_error or
+infra_error; the exit status is 1 only for infra_error. A rerun resumes where an interrupted
+run stopped and leaves graded submissions alone.
+
+Results: _grading/reports/chNN/ (grades.csv, feedback/, scores.png, attention.csv) and
+nbgrader's gradebook _grading/gradebook.db (nbgrader generate_feedback / export work).
+"""
+
 EXAMPLES = """\
 examples:
   ./course build                       execute changed notebooks, regenerate everything, build the site
   ./course build --force               re-execute every solution notebook too
   ./course release ch01                make _build/releases/ch01/, the folder a student works in
   ./course check ch01 my.ipynb         compare your notebook's outputs with the reference run
-  ./course grade submissions/          autograde submissions/<student>/<notebook>.ipynb
+  ./course grade submissions/          grade submissions/<student>/<notebook>.ipynb, each in a sandbox
+  ./course grade subs/ --chapter ch02 --jobs 2 --cell-timeout 60
 """
 
 
@@ -40,9 +53,20 @@ def main(argv=None):
     p.add_argument('chapter', help='chapter id, e.g. ch01')
     p.add_argument('notebook', help="the student's notebook")
 
-    p = sub.add_parser('grade', help='autograde a folder of submissions (one folder per student)')
+    p = sub.add_parser('grade', help='grade a folder of untrusted submissions (one folder per student)',
+                       description=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('submissions', help='folder holding <student>/<notebook>.ipynb')
     p.add_argument('--chapter', help='chapter id (guessed from the notebook names if omitted)')
+    p.add_argument('--jobs', type=int, metavar='N', help='submissions graded at once (default: one per core)')
+    p.add_argument('--seed', type=int, metavar='N', help='seed offset of the hidden test cases (default: '
+                   'drawn once per chapter and kept in _grading/, so reruns agree)')
+    p.add_argument('--cell-timeout', type=float, metavar='S', default=CELL_TIMEOUT,
+                   help=f'CPU seconds one cell may use; twice that in wall time (default {CELL_TIMEOUT})')
+    p.add_argument('--timeout', type=float, metavar='S',
+                   help='wall seconds for a whole submission (default 3 x --cell-timeout)')
+    p.add_argument('--memory', type=int, metavar='MB', default=3072, help='address space per process (default 3072)')
+    p.add_argument('--sandbox', choices=('auto', 'bwrap', 'none'), default='auto',
+                   help="auto: bubblewrap if it works here (default); bwrap: insist; none: limits only (unsafe)")
 
     args = parser.parse_args(argv)
     pin_environment()
@@ -58,6 +82,10 @@ def main(argv=None):
         sys.exit(1 if check(chapter(args.chapter), args.notebook) else 0)
     elif args.command == 'grade':
         from autograder.grade import grade
-        grade(args.submissions, args.chapter)
+        from autograder.sandbox import Limits
+        limits = Limits(cell_seconds=args.cell_timeout, memory_mb=args.memory,
+                        submission_seconds=args.timeout or 3 * args.cell_timeout)
+        sys.exit(grade(args.submissions, args.chapter, jobs=args.jobs, seed=args.seed, limits=limits,
+                       sandbox=args.sandbox))
     else:
         parser.print_help()

@@ -3,6 +3,7 @@
 Used by `nbgrader_config.py` (for instructors who run nbgrader's own commands or formgrader
 from the repository root) and by the pipeline, which calls nbgrader's API in-process.
 """
+import os
 from pathlib import Path
 
 from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
@@ -11,7 +12,7 @@ from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMa
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets.config import Config
 
-from pipeline.chapters import CELL_TIMEOUT
+from pipeline.chapters import CELL_TIMEOUT, GRADING
 
 
 class ClearSolutionOutputs(NbGraderPreprocessor):
@@ -26,9 +27,11 @@ class ClearSolutionOutputs(NbGraderPreprocessor):
         return cell, resources
 
 
-def configure(c, root, release_directory='book', work_directory='_grading'):
-    """Fill nbgrader Config `c` for the course rooted at `root`."""
+def configure(c, root, release_directory='book', work_directory=None):
+    """Fill nbgrader Config `c` for the course rooted at `root`. Folders are given relative to
+    `root` (nbgrader matches its paths as regular expressions built from them)."""
     root = Path(root).resolve()
+    work_directory = work_directory or os.path.relpath(GRADING, root)
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.source_directory = 'solutions'
     c.CourseDirectory.release_directory = release_directory

@@ -20,9 +20,9 @@ COURSE = [sys.executable, '-m', 'pipeline']
 pytestmark = pytest.mark.slow
 
 
-def run(args, **kwargs):
+def run(args, env_extra=None, **kwargs):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT))
+    env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), **(env_extra or {}))
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, **kwargs)
 
 
@@ -99,7 +99,9 @@ def test_reference_answers_reproduce_the_student_editions_outputs(ch):
 
 @pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
 def test_grading_round_trip(ch, tmp_path):
-    subs = tmp_path / 'submissions'
+    """Reference = full marks, untouched student edition = 0, a known bug = a known partial
+    score, broken files = student_error; nbgrader's feedback and export see the results."""
+    subs, grading = tmp_path / 'submissions', tmp_path / 'grading'
     for student, source in [('reference', ch.source), ('untouched', ch.student)]:
         (subs / student).mkdir(parents=True)
         shutil.copy(source, subs / student / f'{ch.name}.ipynb')
@@ -115,10 +117,11 @@ def test_grading_round_trip(ch, tmp_path):
     (subs / 'empty').mkdir()
 
     started = time.monotonic()
-    result = run([*COURSE, 'grade', str(subs), '--chapter', ch.id], timeout=900)
+    result = run([*COURSE, 'grade', str(subs), '--chapter', ch.id], timeout=900,
+                 env_extra={'COURSE_GRADING': str(grading)})
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    with open(ROOT / '_grading' / 'reports' / ch.id / 'grades.csv') as f:
+    with open(grading / 'reports' / ch.id / 'grades.csv') as f:
         rows = {r['student']: r for r in csv.DictReader(f)}
     assert set(rows) == {'reference', 'untouched', 'not_json', 'bad_metadata', 'empty'} | (
         {'buggy'} if ch.id in KNOWN_BUGS else set())
@@ -129,7 +132,33 @@ def test_grading_round_trip(ch, tmp_path):
         buggy = rows['buggy']
         assert buggy['status'] == 'graded' and float(buggy[failing]) == 0
         assert float(buggy['total']) == float(ref['max']) - float(ref[failing])
-    for student in ('not_json', 'bad_metadata', 'empty'):
+    for student in ('not_json', 'empty'):
         assert rows[student]['status'] == 'student_error' and rows[student]['message'], student
-    assert (ROOT / '_grading' / 'reports' / ch.id / 'feedback' / 'reference.html').exists()
+    # Malformed metadata is the student's notebook's problem only: ignored, reported, graded.
+    assert rows['bad_metadata']['status'] == 'graded' and float(rows['bad_metadata']['total']) == 0
+    state = json.loads((grading / 'store' / ch.id / 'submissions' / 'bad_metadata' / 'state.json').read_text())
+    assert any('malformed' in note for note in state['notes'])
+    page = (grading / 'reports' / ch.id / 'feedback' / 'reference.html').read_text()
+    assert f'{ref["total"]} / {ref["max"]}' in page
+    assert (grading / 'reports' / ch.id / 'scores.png').read_bytes()[:4] == b'\x89PNG'
+    assert_nbgrader_sees(ch, grading, {s: float(r['total']) for s, r in rows.items()})
     print(f'{ch.id}: graded {len(rows)} submissions in {elapsed:.1f} s')
+
+
+def assert_nbgrader_sees(ch, grading, totals):
+    """nbgrader's own export and feedback work on the grader's results."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    from pipeline.generate import nbgrader_api
+
+    work = os.path.relpath(grading, ROOT)
+    with Gradebook(f'sqlite:///{grading / "gradebook.db"}') as gb:
+        CsvExportPlugin(to=str(grading / 'export.csv')).export(gb)
+    with open(grading / 'export.csv') as f:
+        exported = {r['student_id']: float(r['score']) for r in csv.DictReader(f) if r['assignment'] == ch.id}
+    assert exported == totals
+    api = nbgrader_api(ROOT, work_directory=work, release_directory=f'{work}/release')
+    assert api.generate_feedback(ch.id, 'reference', force=True)['success']
+    html = (grading / 'feedback' / 'reference' / ch.id / f'{ch.name}.html').read_text()
+    assert 'grader: passed' in html and '### BEGIN HIDDEN TESTS' not in html

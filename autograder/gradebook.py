@@ -1,0 +1,75 @@
+"""Hand the sandboxed results to nbgrader, which stays the course's bookkeeper.
+
+`prepare` lets nbgrader's generate_assignment record the chapter (notebook, grade cells,
+points) in `_grading/gradebook.db`. `record` writes each final submission's scores as the
+grades' auto scores (an instructor's manual override in formgrader is left alone) and an
+"autograded" notebook per student -- the student edition with the student's answers and
+the grader's message under each test -- so `nbgrader generate_feedback` and
+`nbgrader export` work as usual. Hidden tests never enter these notebooks.
+"""
+import os
+import warnings
+
+import nbformat
+
+from autograder.notebook import match, parse
+from autograder.store import FINAL
+from pipeline.chapters import GRADING, ROOT
+from pipeline.generate import generate
+
+RELEASE = GRADING / 'release'
+
+
+def db_url():
+    return f'sqlite:///{GRADING / "gradebook.db"}'
+
+
+def prepare(ch):
+    generate([ch], release_directory=os.path.relpath(RELEASE, ROOT), work_directory=os.path.relpath(GRADING, ROOT))
+
+
+def record(ch, assignment, states):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    final = [s for s in states if s['status'] in FINAL and not s['key'].startswith('invalid-')]
+    with warnings.catch_warnings(), Gradebook(db_url()) as gb:
+        warnings.simplefilter('ignore')      # SQLAlchemy chatter from nbgrader's add_submission
+        for state in final:
+            student = state['key']
+            gb.update_or_create_student(student)
+            try:
+                gb.find_submission(ch.id, student)
+            except MissingEntry:
+                gb.add_submission(ch.id, student)
+            for cell in assignment.tests:
+                grade = gb.find_grade(cell.grade_id, ch.name, ch.id, student)
+                grade.auto_score = float(state['scores'].get(cell.grade_id, 0.0))
+                grade.needs_manual_grade = False
+            gb.db.commit()
+    for state in final:
+        write_autograded(ch, assignment, state)
+
+
+def write_autograded(ch, assignment, state):
+    """`_grading/autograded/<student>/chNN/<name>.ipynb` for nbgrader's feedback."""
+    release = nbformat.read(str(RELEASE / ch.id / f'{ch.name}.ipynb'), as_version=4)
+    answers = {}
+    if state.get('sha256'):
+        try:
+            cells, metadata = parse(assignment.store.copy_of(state['key']))
+            answers = match(assignment.instructor, assignment.stubs, cells, metadata).answers
+        except (OSError, ValueError):
+            pass
+    for cell in release.cells:
+        meta = cell.get('metadata', {}).get('nbgrader', {})
+        gid = meta.get('grade_id')
+        if cell.cell_type != 'code' or not gid:
+            continue
+        if meta.get('solution') and gid in answers:
+            cell.source = answers[gid]
+        if meta.get('grade') and not meta.get('solution'):
+            text = state['feedback'].get(gid) or state['message'] or 'not graded'
+            cell.outputs = [nbformat.v4.new_output('stream', name='stdout', text=f'grader: {text}\n')]
+    target = GRADING / 'autograded' / state['key'] / ch.id / f'{ch.name}.ipynb'
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(release, str(target))

@@ -1,0 +1,237 @@
+"""Read a submitted notebook strictly, and build the plan the harness runs.
+
+The structure comes from the instructor's copy: which cells run, in which order, which are
+answers and which are tests, how many points each test is worth, and every test's code
+including the hidden part. From the submission the grader takes only the source of the
+answer cells, matched by nbgrader grade id (or, if the student's metadata was damaged, by
+cell id). Everything else in the submission -- edited, deleted, re-marked, renamed or
+duplicated cells, other metadata, the kernelspec -- is ignored and reported.
+"""
+import json
+import re
+from dataclasses import dataclass, field
+
+import nbformat
+
+MAX_NOTEBOOK_BYTES = 20 << 20
+
+
+class SubmissionError(ValueError):
+    """The submission cannot be graded; the message is for the student."""
+
+
+@dataclass
+class Cell:
+    kind: str              # 'code', 'markdown' or 'raw'
+    source: str
+    cell_id: str = None
+    grade_id: str = None
+    solution: bool = False
+    grade: bool = False
+    points: float = 0.0
+    problem: str = None    # what was wrong with its metadata, if anything
+
+    @property
+    def is_answer(self):
+        return self.kind == 'code' and self.solution
+
+    @property
+    def is_test(self):
+        return self.kind == 'code' and self.grade and not self.solution
+
+    @property
+    def label(self):
+        return self.grade_id or self.cell_id
+
+
+def _reject_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise SubmissionError('the notebook repeats a key inside one JSON object')
+    return dict(pairs)
+
+
+def _reject_constant(name):
+    raise SubmissionError(f'the notebook contains {name}, which is not valid JSON')
+
+
+def parse(data):
+    """Cells of a notebook given as bytes; SubmissionError says what is wrong with it."""
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f'the notebook is {len(data) / 2**20:.0f} MB; the limit is '
+                              f'{MAX_NOTEBOOK_BYTES >> 20} MB (clear large outputs and resubmit)')
+    if not data.strip():
+        raise SubmissionError('the notebook file is empty')
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise SubmissionError('the file is not a Jupyter notebook (it is not UTF-8 text)') from None
+    try:
+        nb = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except RecursionError:
+        raise SubmissionError('the notebook is nested too deeply to be read') from None
+    except ValueError as err:
+        if isinstance(err, SubmissionError):
+            raise
+        raise SubmissionError(f'the file is not a Jupyter notebook (invalid JSON: {str(err)[:120]}); '
+                              f're-download the chapter notebook and copy your answers into it') from None
+    if not isinstance(nb, dict):
+        raise SubmissionError('the file is not a Jupyter notebook (its JSON is not an object)')
+    if nb.get('nbformat') == 3 and isinstance(nb.get('worksheets'), list):
+        try:
+            nb = nbformat.convert(nbformat.from_dict(nb), 4)
+        except Exception as err:
+            raise SubmissionError(f'the nbformat 3 notebook could not be converted: {str(err)[:120]}') from None
+    if not isinstance(nb.get('cells'), list):
+        raise SubmissionError('the file is not a Jupyter notebook (it has no list of cells)')
+    return [_cell(raw, n) for n, raw in enumerate(nb['cells'])], nb.get('metadata')
+
+
+def _text(source):
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(s, str) for s in source):
+        return ''.join(source)
+    return None
+
+
+def _cell(raw, n):
+    if not isinstance(raw, dict):
+        return Cell('raw', '', problem=f'cell {n + 1} is not a JSON object')
+    kind = raw.get('cell_type') if raw.get('cell_type') in ('code', 'markdown', 'raw') else 'raw'
+    source = _text(raw.get('source', ''))
+    cell = Cell(kind, source or '', cell_id=raw.get('id') if isinstance(raw.get('id'), str) else None)
+    if source is None:
+        cell.problem = 'its source is not text'
+    meta = raw.get('metadata', {})
+    nbg = meta.get('nbgrader') if isinstance(meta, dict) else None
+    if nbg is None:
+        return cell
+    if not isinstance(nbg, dict) or not isinstance(nbg.get('grade_id', ''), str) \
+            or not isinstance(nbg.get('solution', False), bool) or not isinstance(nbg.get('grade', False), bool):
+        cell.problem = 'its nbgrader metadata is malformed and was ignored'
+        return cell
+    cell.grade_id = nbg.get('grade_id') or None
+    cell.solution, cell.grade = nbg.get('solution', False), nbg.get('grade', False)
+    points = nbg.get('points', 0)
+    cell.points = float(points) if isinstance(points, (int, float)) and not isinstance(points, bool) else 0.0
+    return cell
+
+
+def read_instructor(path):
+    """Cells of a notebook the course itself wrote (solutions/ or book/)."""
+    cells, _ = parse(path.read_bytes())
+    return cells
+
+
+@dataclass
+class Structure:
+    answers: dict = field(default_factory=dict)      # grade id -> the student's source
+    notes: list = field(default_factory=list)        # for the student (and the instructor)
+    tampering: list = field(default_factory=list)    # notes worth the instructor's attention
+
+
+def match(instructor, stubs, submitted, metadata=None):
+    """Pick the student's answer for each answer cell of `instructor`; report the rest."""
+    result = Structure()
+    by_grade, by_id = {}, {}
+    for cell in submitted:
+        if cell.problem:
+            result.notes.append(f'a cell ({cell.label or "no id"}): {cell.problem}')
+        if cell.grade_id:
+            by_grade.setdefault(cell.grade_id, []).append(cell)
+        if cell.cell_id:
+            by_id.setdefault(cell.cell_id, []).append(cell)
+    known = {c.grade_id for c in instructor if c.grade_id}
+    for cell in instructor:
+        if not cell.grade_id:
+            continue
+        found = by_grade.get(cell.grade_id) or []
+        if not found and by_id.get(cell.cell_id):
+            found = by_id[cell.cell_id]
+            result.notes.append(f'{cell.grade_id}: found by its cell id (its nbgrader grade id was changed)')
+        if cell.is_answer:
+            _answer(cell, found, stubs, result)
+        elif cell.is_test:
+            _test(cell, found, result)
+    unknown = sorted({g for g in by_grade if g not in known})
+    if unknown:
+        result.notes.append(f'cells with unknown grade ids were ignored: {", ".join(unknown)[:200]}')
+    kernel = (metadata or {}).get('kernelspec', {}) if isinstance(metadata, dict) else {}
+    if isinstance(kernel, dict) and kernel.get('name') not in (None, 'python3'):
+        result.notes.append(f'the notebook asks for kernel {str(kernel.get("name"))[:40]!r}; '
+                            f'it was graded with the course\'s Python 3')
+    return result
+
+
+def _answer(cell, found, stubs, result):
+    gid = cell.grade_id
+    if not found:
+        result.notes.append(f'{gid}: your answer cell is missing, so the empty stub was graded')
+        result.answers[gid] = stubs.get(gid, '')
+        return
+    if len(found) > 1:
+        result.notes.append(f'{gid}: your notebook has {len(found)} cells with this id; the last one was '
+                            f'graded (as "Run All" would define it last)')
+        result.tampering.append(f'{gid} duplicated')
+    chosen = found[-1]
+    if chosen.kind != 'code':
+        result.notes.append(f'{gid}: your answer cell was turned into {chosen.kind}, so the empty stub was graded')
+        result.answers[gid] = stubs.get(gid, '')
+        return
+    if not chosen.solution:
+        result.notes.append(f'{gid}: your answer cell\'s metadata no longer marks it as an answer; it was graded anyway')
+    result.answers[gid] = chosen.source
+
+
+def _test(cell, found, result):
+    gid = cell.grade_id
+    if not found:
+        result.notes.append(f'{gid}: this test cell is missing from your notebook; the original test was run')
+        result.tampering.append(f'{gid} deleted')
+    elif len(found) > 1:
+        result.notes.append(f'{gid}: your notebook has {len(found)} copies of this test; the original was run')
+        result.tampering.append(f'{gid} duplicated')
+    elif found[0].kind != 'code':
+        result.notes.append(f'{gid}: this test cell was turned into {found[0].kind}; the original test was run')
+        result.tampering.append(f'{gid} re-typed')
+    elif found[0].source.strip() != cell.source.strip().split('### BEGIN HIDDEN TESTS')[0].strip() \
+            and found[0].source.strip() != cell.source.strip():
+        result.notes.append(f'{gid}: this test cell was edited; the original test was run')
+        result.tampering.append(f'{gid} edited')
+    elif found[0].solution or not found[0].grade or found[0].points != cell.points:
+        result.notes.append(f'{gid}: this test cell\'s nbgrader metadata was changed; the original was used')
+        result.tampering.append(f'{gid} re-marked')
+
+
+MAGIC = re.compile(r'^\s*[%!]', re.M)
+
+
+def to_python(source):
+    """IPython syntax (%magics, !commands) as plain Python calling get_ipython(), which the
+    harness makes do nothing."""
+    if not MAGIC.search(source):
+        return source
+    from IPython.core.inputtransformer2 import TransformerManager
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:
+        return source
+
+
+def plan_cells(instructor, answers):
+    """The harness's list of code cells: instructor cells, answer cells from `answers`."""
+    cells = []
+    for n, cell in enumerate(instructor):
+        if cell.kind != 'code':
+            continue
+        kind = 'answer' if cell.is_answer else 'test' if cell.is_test else 'code'
+        source = answers.get(cell.grade_id, '') if kind == 'answer' else cell.source
+        label = cell.label or f'cell {n + 1}'
+        cells.append({'index': n, 'kind': kind, 'grade_id': cell.grade_id, 'label': label,
+                      'file': f'<{label}>', 'source': to_python(source)})
+    return cells
+
+
+def stub_sources(student_edition):
+    return {c.grade_id: c.source for c in student_edition if c.is_answer}

@@ -1,0 +1,104 @@
+"""The grader's working store, `_grading/store/chNN/` (never committed).
+
+One folder per submission holds the intake copy of the notebook and `state.json`, the
+submission's one source of truth: its hash and a status that moves pending -> running ->
+graded | student_error | infra_error, with scores and messages. Every write goes to a
+temporary file and is then renamed over the old one, so a `kill -9` at any moment leaves
+either the old state or the new one; a rerun regrades whatever is not final for the same
+notebook, grader and seed, and leaves the rest alone.
+"""
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pipeline.chapters import GRADING
+
+FINAL = ('graded', 'student_error')          # infra_error is retried by the next run
+STATUSES = ('pending', 'running', 'graded', 'student_error', 'infra_error')
+
+
+def write_atomically(path, data):
+    """Write bytes or text so that readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
+    with open(tmp, 'wb') as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, value):
+    write_atomically(path, json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False) + '\n')
+
+
+def read_json(path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    def __init__(self, ch, root=None):
+        self.ch = ch
+        self.root = Path(root or GRADING) / 'store' / ch.id
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = None
+
+    def lock(self):
+        """One grading run per chapter at a time (the lock dies with the process)."""
+        self._lock = open(self.root / '.lock', 'w')
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SystemExit(f'error: another `./course grade` is grading {self.ch.id} right now') from None
+
+    def seed(self, requested=None):
+        """The hidden-case seed offset of this chapter's grading: chosen once at random and
+        kept, so reruns are reproducible; --seed sets it explicitly."""
+        path = self.root / 'seed.json'
+        stored = read_json(path, {})
+        if requested is not None and stored.get('seed') != requested:
+            stored = {'seed': int(requested)}
+            write_json(path, stored)
+        if 'seed' not in stored:
+            stored = {'seed': secrets.randbelow(2 ** 31)}
+            write_json(path, stored)
+        return stored['seed']
+
+    def folder(self, key):
+        return self.root / 'submissions' / key
+
+    def state(self, key):
+        return read_json(self.folder(key) / 'state.json')
+
+    def save(self, state):
+        assert state['status'] in STATUSES, state['status']
+        write_json(self.folder(state['key']) / 'state.json', state)
+
+    def keep_copy(self, key, data, files=None):
+        """The intake copy of the notebook (and of allow-listed files beside it)."""
+        for name, content in (files or {}).items():
+            write_atomically(self.folder(key) / 'files' / name, content)
+        write_atomically(self.folder(key) / 'submitted.ipynb', data)
+
+    def copy_of(self, key):
+        return (self.folder(key) / 'submitted.ipynb').read_bytes()
+
+    def files_of(self, key, names):
+        return {name: (self.folder(key) / 'files' / name).read_bytes() for name in names}
+
+    def reference_path(self, fingerprint):
+        return self.root / 'reference' / f'{fingerprint}.json'
+
+    def stage_dir(self):
+        return self.root / 'stage'

@@ -1,0 +1,638 @@
+"""The red-team submissions of THREATS.md, built from a chapter's own notebooks.
+
+Each case starts from a correct submission (the student edition with the reference answers
+pasted in) and changes one thing: code appended to an answer cell, a wrapper around one
+exercise function, notebook surgery, files beside the notebook, or a broken file. Targets
+are found in the notebook, not named here: exercise functions that only their own test
+calls (so breaking one costs exactly that test), so the cases follow the chapters as they
+change. Each case says what the grader must make of it (`Expect`).
+"""
+import ast
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+HIDDEN = '### BEGIN HIDDEN TESTS'
+
+
+@dataclass
+class Expect:
+    status: str = 'graded'
+    zero: tuple = ()              # tests that must score 0
+    others_full: bool = True      # every other test must get full marks
+    feedback: dict = field(default_factory=dict)   # test id -> text its message must contain
+    text: str = None              # must appear in the message, notes or attention list
+    attention: bool = False       # must be on the instructor's attention list
+
+
+@dataclass
+class Case:
+    name: str
+    build: object                 # build(folder) writes the submission into `folder`
+    expect: Expect
+    needs_sandbox: bool = False   # harmful or meaningless outside bubblewrap (fork bomb, disk...)
+
+
+@dataclass
+class Target:
+    answer: str                   # answer cell grade id
+    function: str                 # the exercise function it defines
+    test: str                     # the test cell that calls it
+    visible_calls: int            # calls of it written in the test's visible part
+
+
+def source(cell):
+    return cell['source'] if isinstance(cell['source'], str) else ''.join(cell['source'])
+
+
+def meta(cell):
+    return cell.get('metadata', {}).get('nbgrader', {})
+
+
+def by_id(nb, grade_id):
+    return next(c for c in nb['cells'] if meta(c).get('grade_id') == grade_id)
+
+
+def _names_used(text):
+    try:
+        return {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return set()
+
+
+def find_targets(solution):
+    """Exercise functions referenced (as names) only by their own answer and test cell."""
+    code = [c for c in solution['cells'] if c['cell_type'] == 'code']
+    targets = []
+    for cell in code:
+        if not meta(cell).get('solution'):
+            continue
+        defined = [n.name for n in ast.parse(source(cell)).body if isinstance(n, ast.FunctionDef)]
+        for name in defined:
+            users = [c for c in code if c is not cell and name in _names_used(source(c))]
+            if len(users) == 1 and meta(users[0]).get('grade') and not meta(users[0]).get('solution') \
+                    and len(defined) == 1:
+                visible = source(users[0]).split(HIDDEN)[0]
+                targets.append(Target(meta(cell)['grade_id'], name, meta(users[0])['grade_id'],
+                                      len(re.findall(rf'\b{name}\(', visible))))
+    return targets
+
+
+class Chapter:
+    """A chapter's notebooks and the ways to make submissions from them."""
+
+    def __init__(self, ch):
+        self.ch = ch
+        self.solution = json.loads(ch.source.read_text())
+        self.student = json.loads(ch.student.read_text())
+        self.answers = [meta(c)['grade_id'] for c in self.solution['cells'] if meta(c).get('solution')]
+        self.tests = [meta(c)['grade_id'] for c in self.solution['cells']
+                      if meta(c).get('grade') and not meta(c).get('solution')]
+        self.targets = find_targets(self.solution)
+        dtype_tests = [t for t in self.tests if 'dtype' in source(by_id(self.solution, t)).split(HIDDEN)[0]]
+        self.dtype_test = dtype_tests[0] if dtype_tests else None
+
+    def correct(self):
+        nb = copy.deepcopy(self.student)
+        for gid in self.answers:
+            by_id(nb, gid)['source'] = source(by_id(self.solution, gid))
+        return nb
+
+    def write(self, folder, nb, name=None):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / (name or f'{self.ch.name}.ipynb')).write_text(json.dumps(nb, indent=1))
+
+
+def append(nb, grade_id, code):
+    cell = by_id(nb, grade_id)
+    cell['source'] = source(cell) + '\n\n' + code.strip('\n') + '\n'
+    return nb
+
+
+def wrap(nb, target, body):
+    """Rebind the target function: `body` may call `_original(*args, **kwargs)`."""
+    code = (f'_original_{target.function} = {target.function}\n\n\n'
+            f'def {target.function}(*args, **kwargs):\n'
+            f'    _original = _original_{target.function}\n'
+            + ''.join(f'    {line}\n' for line in body.strip('\n').splitlines()))
+    return append(nb, target.answer, code)
+
+
+WRONG = '''
+import numpy as _np
+result = _original(*args, **kwargs)
+if isinstance(result, tuple):
+    return result + (7,)
+return _np.asarray(result) + 1
+'''
+
+LIAR = '''
+class _Liar:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __bool__(self): return True
+    def __len__(self): return 2
+    def __iter__(self): return iter((3, 4))
+    def __getattr__(self, name): return self
+    def __getitem__(self, key): return self
+    def __call__(self, *args, **kwargs): return self
+    def __repr__(self): return '(3, 4)'
+    __hash__ = object.__hash__
+return _Liar()
+'''
+
+PATCH_RECORDER = '''
+import sys
+_recorder_module = sys.modules.get('recorder')
+if _recorder_module is not None:
+    _recorder_module.encode_truth = lambda value: ['bool', True]
+    _recorder_module.encode = lambda value, *a, **k: ['bool', True]
+    _recorder_module.Recorder.check = lambda self, *a, **k: None
+'''
+
+PATCH_HELPERS = '''
+import builtins
+import numpy as np
+import numpy.testing as npt
+import checks
+def _yes(*args, **kwargs): return True
+def _quiet(*args, **kwargs): return None
+np.allclose = np.array_equal = np.isclose = np.shares_memory = _yes
+npt.assert_allclose = npt.assert_array_equal = npt.assert_equal = _quiet
+checks.check = checks.check_equal = checks.check_array = checks.check_raises = _quiet
+checks._recorder = None
+check = check_equal = check_array = check_raises = _quiet
+'''
+
+FAKE_OUTPUT = '''
+import sys
+print('✓ all visible tests passed')
+print('Tests passed: 11/11, score 11/11')
+print('{"t": "rec", "kind": "check", "value": ["bool", true]}')
+print('{"t": "done"}', file=sys.stderr)
+'''
+
+FORGE_CHANNEL = '''
+import json, os
+for _fd in range(3, 1024):
+    for _msg in ({"t": "done", "k": "guess", "n": 1}, {"t": "end", "i": 0, "error": None}):
+        try:
+            os.write(_fd, (json.dumps(_msg) + "\\n").encode())
+        except OSError:
+            pass
+'''
+
+READ_SECRETS = '''
+import os
+_found = []
+for _top in ['/', os.getcwd(), '/work', '/root', '/home', '/tmp', '/course', '/harness', '/srv', '/var']:
+    for _dir, _subdirs, _files in os.walk(_top):
+        _subdirs[:] = [d for d in _subdirs if d not in ('proc', 'sys', 'dev', 'usr', 'site-packages', 'lib')]
+        for _name in _files:
+            if _name.endswith(('.ipynb', '.db', '.json', '.csv')):
+                try:
+                    with open(os.path.join(_dir, _name), errors='ignore') as _f:
+                        if SECRET in _f.read(1 << 22) or 'gradebook' in _name:
+                            _found.append(os.path.join(_dir, _name))
+                except OSError:
+                    pass
+for _guess in ['../solutions', '../../solutions', '../_grading/gradebook.db']:
+    if os.path.exists(_guess):
+        _found.append(_guess)
+print('FOUND-SECRET' if _found else 'nothing found', _found[:5])
+'''
+
+WRITE_EVERYWHERE = '''
+import os, sys, glob, sqlite3
+for _d in list(sys.path) + [os.path.dirname(os.__file__), '/course', '/harness', '/tmp/..', '..']:
+    for _name in ('sitecustomize.py', 'usercustomize.py', 'zzz_redteam.pth', 'checks.py', 'numpy.py'):
+        try:
+            with open(os.path.join(_d, _name), 'w') as _f:
+                _f.write('raise SystemExit("redteam")\\n')
+        except OSError:
+            pass
+_dbs = ['../_grading/gradebook.db', 'gradebook.db']
+for _top in ['/', '/tmp', '/work', '/root', '/course', '/harness']:
+    for _dir, _subdirs, _files in os.walk(_top):
+        _subdirs[:] = [d for d in _subdirs if d not in ('proc', 'sys', 'dev', 'usr', 'site-packages', 'lib')]
+        _dbs += [os.path.join(_dir, f) for f in _files if f.endswith(('.db', '.json'))]
+for _db in _dbs[:50]:
+    try:
+        _c = sqlite3.connect(_db)
+        _c.execute('create table if not exists redteam (x)')
+        _c.execute('update grade set auto_score = 0') if 'grade' in str(_c.execute('select name from sqlite_master').fetchall()) else None
+        _c.commit()
+    except Exception:
+        pass
+'''
+
+DAEMON = '''
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(3)
+        for _pid in range(2, 4 << 20):
+            try:
+                os.kill(_pid, 9)
+            except OSError:
+                pass
+        os._exit(0)
+    os._exit(0)
+'''
+
+KILL_GRADER = '''
+import os, signal
+for _kill in (lambda: os.kill(os.getppid(), signal.SIGKILL), lambda: os.kill(1, signal.SIGKILL),
+              lambda: os.kill(-1, signal.SIGKILL), lambda: os.killpg(os.getpgrp(), signal.SIGKILL)):
+    try:
+        _kill()
+    except OSError:
+        pass
+'''
+
+GRADING_DETECTOR = '''
+import os
+grading = bool(os.environ.get('NBGRADER_EXECUTION') or os.environ.get('HOME') == '/tmp'
+               or os.path.exists('/harness') or os.path.exists('/course') or os.getuid() >= 60000)
+if grading:
+''' + ''.join('    ' + line + '\n' for line in LIAR.strip().splitlines()) + WRONG
+
+# Right answers for as many calls as the visible tests make, wrong ones afterwards: what a
+# submission that hard-codes the visible cases amounts to.
+HARD_CODED = '''
+global _calls
+_calls = globals().get('_calls', 0) + 1
+if _calls <= VISIBLE:
+    return _original(*args, **kwargs)
+''' + WRONG
+
+NETWORK = '''
+import socket
+_connected = []
+for _host, _port in [('127.0.0.1', PORT), ('localhost', PORT), ('1.1.1.1', 53), ('pypi.org', 443)]:
+    try:
+        socket.create_connection((_host, _port), timeout=2).close()
+        _connected.append(_host)
+    except OSError:
+        pass
+'''
+
+TAMPER_ENVIRONMENT = '''
+import os, sys
+import checks
+os.environ.update(PYTHONPATH='/tmp', OMP_NUM_THREADS='64', MPLBACKEND='redteam', CASE_SEED_OFFSET='0')
+checks.CASE_SEED_OFFSET = 0
+sys.path.insert(0, '/tmp')
+with open('/tmp/checks.py', 'w') as _f:
+    _f.write('def check(*a, **k): pass\\ncheck_equal = check_array = check_raises = check\\n')
+os.chdir('/')
+'''
+
+TAMPER_COURSE_FILES = '''
+import os, shutil
+for _step in (lambda: os.chdir('/course'), lambda: os.remove('checks.py'),
+              lambda: shutil.rmtree('minimx'), lambda: open('checks.py', 'w').write('x = 1'),
+              lambda: os.chdir('/')):
+    try:
+        _step()
+    except Exception:
+        pass
+'''
+
+SIGNALS = '''
+import signal
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGXCPU, signal.SIGALRM, signal.SIGHUP, signal.SIGUSR1):
+    try:
+        signal.signal(_sig, signal.SIG_IGN)
+    except (OSError, ValueError):
+        pass
+while True:
+    pass
+'''
+
+FILL_DISK = '''
+import os
+block = b'x' * (16 << 20)
+for _n in range(1000):
+    for _where in ('/tmp', '.'):
+        with open(os.path.join(_where, f'fill{_n}'), 'wb') as _f:
+            _f.write(block)
+'''
+
+THREADS = '''
+import threading
+def _spin():
+    while True:
+        pass
+for _ in range(10000):
+    threading.Thread(target=_spin, daemon=True).start()
+'''
+
+RECURSION = '''
+import sys
+sys.setrecursionlimit(10 ** 7)
+class _Deep:
+    def __repr__(self):
+        return repr(self)
+repr(_Deep())
+'''
+
+
+def build_cases(chapter, bug, port):
+    """Every red-team case for `chapter`. `bug(nb)` plants the chapter's known honest bug
+    (the wrong canary's); `port` is a TCP port the test listens on outside the sandbox."""
+    C = chapter
+    if len(C.targets) < 3:
+        raise RuntimeError(f'{C.ch.id}: need three exercise functions used only by their own tests, '
+                           f'found {[t.function for t in C.targets]}')
+    V, A, L = C.targets[0], C.targets[1], C.targets[-1]
+    first = C.answers[0]
+    secret = next(line for line in source(by_id(C.solution, V.answer)).splitlines()
+                  if line.strip() and not line.strip().startswith(('#', 'def ', '"""')) and len(line.strip()) > 15)
+
+    def nb_case(name, make, expect, **kw):
+        return Case(name, lambda folder: C.write(folder, make()), expect, **kw)
+
+    def with_code(grade_id, code):
+        return lambda: append(C.correct(), grade_id, code)
+
+    def wrapped(target, body):
+        return lambda: wrap(C.correct(), target, body)
+
+    def wrong_v(extra_first):
+        return lambda: wrap(append(C.correct(), first, extra_first), V, WRONG)
+
+    zero_v, zero_a, zero_l = Expect(zero=(V.test,)), Expect(zero=(A.test,)), Expect(zero=(L.test,))
+    cases = [
+        # -- cheating --------------------------------------------------------------------------
+        nb_case('patch_assert_helpers', wrong_v(PATCH_HELPERS), zero_v),
+        nb_case('patch_the_recorder', wrong_v(PATCH_RECORDER), zero_v),
+        nb_case('patch_the_recorder_during_a_test', wrapped(V, PATCH_RECORDER + WRONG),
+                Expect(zero=(V.test,), feedback={V.test: 'replaced'})),
+        nb_case('lying_eq', wrapped(V, LIAR), Expect(zero=(V.test,), feedback={V.test: '_Liar'})),
+        Case('files_beside_notebook', lambda folder: _beside(C, folder, wrap(C.correct(), V, WRONG)),
+             Expect(zero=(V.test,), text='numpy.py', attention=True)),
+        nb_case('test_cell_deleted', lambda: _delete(C.correct(), V.test),
+                Expect(text='missing from your notebook', attention=True)),
+        nb_case('test_cell_edited', lambda: _edit_test(wrap(C.correct(), V, WRONG), V.test),
+                Expect(zero=(V.test,), text='was edited', attention=True)),
+        nb_case('test_cell_remarked', lambda: _remark(C.correct(), V.test), Expect(text='metadata was changed')),
+        nb_case('test_cell_renamed', lambda: _rename(C.correct(), V.test, 'test_mine'),
+                Expect(text='missing from your notebook', attention=True)),
+        nb_case('test_cell_duplicated', lambda: _duplicate(C.correct(), V.test), Expect(text='copies of this test')),
+        nb_case('answer_renamed', lambda: _rename(C.correct(), V.answer, 'ex_mine'),
+                Expect(zero=(V.test,), text='answer cell is missing')),
+        nb_case('answer_grade_id_changed', lambda: _rename(C.correct(), V.answer, 'ex_mine', keep_cell_id=True),
+                Expect(text='found by its cell id')),
+        nb_case('answer_duplicated', lambda: _duplicate(wrap(C.correct(), V, WRONG), V.answer, fix_second=C),
+                Expect(text='the last one was graded')),
+        nb_case('sys_exit_top_level', with_code(first, 'import sys\nsys.exit(0)'), Expect(text='sys.exit')),
+        nb_case('os_exit_in_function', wrapped(V, 'import os\nos._exit(0)'),
+                Expect(zero=(V.test,), feedback={V.test: 'exit status 0'})),
+        nb_case('system_exit_in_function', wrapped(A, 'raise SystemExit(3)'),
+                Expect(zero=(A.test,), feedback={A.test: 'sys.exit'})),
+        nb_case('read_instructor_files', lambda: wrap(append(C.correct(), first, f'SECRET = {secret!r}\n' + READ_SECRETS),
+                                                     V, 'if not _found:\n' + _indent(WRONG) + 'return _original(*args, **kwargs)'),
+                Expect(zero=(V.test,)), needs_sandbox=True),
+        nb_case('write_gradebook_and_site_packages', with_code(first, WRITE_EVERYWHERE), Expect(), needs_sandbox=True),
+        nb_case('daemon_after_grading', with_code(L.answer, DAEMON), Expect(), needs_sandbox=True),
+        nb_case('kill_the_grader', with_code(L.answer, KILL_GRADER), Expect(text='os.kill', attention=True),
+                needs_sandbox=True),
+        nb_case('branch_on_grading_environment', wrapped(V, GRADING_DETECTOR), zero_v),
+        nb_case('hard_code_visible_cases', wrapped(V, HARD_CODED.replace('VISIBLE', str(V.visible_calls))),
+                Expect(zero=(V.test,), feedback={V.test: 'hidden'})),
+        nb_case('fake_passing_output', wrong_v(FAKE_OUTPUT), zero_v),
+        nb_case('forge_report_channel', with_code(first, FORGE_CHANNEL),
+                Expect(zero=tuple(C.tests), others_full=False, feedback={V.test: 'private channel'}, attention=True)),
+        nb_case('network', lambda: wrap(append(C.correct(), first, NETWORK.replace('PORT', str(port))), V,
+                                        'if not _connected:\n' + _indent(WRONG) + 'return _original(*args, **kwargs)'),
+                zero_v, needs_sandbox=True),
+        nb_case('patch_time_and_run_slow', wrapped(A, '''
+import time
+time.time = time.perf_counter = time.monotonic = time.process_time = lambda: 0.0
+while True:
+    pass'''), Expect(zero=(A.test,), feedback={A.test: 'CPU'})),
+        nb_case('forbidden_library', wrapped(V, 'import torch\nreturn _original(*args, **kwargs)'),
+                Expect(zero=(V.test,), feedback={V.test: 'torch is not available'}, text='import torch')),
+        # -- resources -------------------------------------------------------------------------
+        nb_case('infinite_loop_top_level', with_code(L.answer, 'while True:\n    pass'),
+                Expect(zero=(L.test,), text='CPU time')),
+        nb_case('infinite_loop_in_function', wrapped(V, 'while True:\n    pass'),
+                Expect(zero=(V.test,), feedback={V.test: 'CPU'})),
+        nb_case('loop_ignoring_signals', wrapped(A, SIGNALS), zero_a),
+        nb_case('sleep_forever', wrapped(V, 'import time\ntime.sleep(10 ** 9)'),
+                Expect(zero=(V.test,), feedback={V.test: 'sleeping'})),
+        nb_case('input_call', wrapped(V, 'input()'), Expect(zero=(V.test,), feedback={V.test: 'EOFError'})),
+        nb_case('memory_bomb', wrapped(A, 'return bytearray(64 << 30)'), Expect(zero=(A.test,), feedback={A.test: 'memory'})),
+        nb_case('fork_bomb', wrapped(L, 'import os\nwhile True:\n    os.fork()'), zero_l, needs_sandbox=True),
+        nb_case('memory_in_many_processes', wrapped(L, '''
+import os, time
+for _ in range(12):
+    if os.fork() == 0:
+        hog = bytearray(600 << 20)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        time.sleep(60)
+        os._exit(0)
+time.sleep(60)'''), Expect(zero=(L.test,), feedback={L.test: 'memory'}), needs_sandbox=True),
+        nb_case('fill_the_disk', wrapped(V, FILL_DISK), zero_v, needs_sandbox=True),
+        nb_case('flood_stdout', wrapped(V, "while True:\n    print('x' * 10000)"),
+                Expect(zero=(V.test,), feedback={V.test: 'output'})),
+        nb_case('many_threads', wrapped(L, THREADS), zero_l, needs_sandbox=True),
+        nb_case('every_cell_times_out', lambda: _everywhere(C, 'while True:\n    pass'),
+                Expect(status='student_error', zero=tuple(C.tests), others_full=False, text='timed out')),
+        # -- tampering -------------------------------------------------------------------------
+        nb_case('environment_for_later_cells', wrong_v(TAMPER_ENVIRONMENT), zero_v),
+        nb_case('delete_course_files', with_code(first, TAMPER_COURSE_FILES), Expect()),
+        nb_case('signal_handlers_against_limits', wrapped(V, SIGNALS), zero_v),
+        # -- malformed input -------------------------------------------------------------------
+        Case('truncated', lambda folder: _raw(C, folder, json.dumps(C.correct())[:5000]),
+             Expect(status='student_error', text='invalid JSON')),
+        Case('empty_file', lambda folder: _raw(C, folder, ''), Expect(status='student_error', text='empty')),
+        Case('binary_file', lambda folder: _raw(C, folder, bytes(range(256)) * 64),
+             Expect(status='student_error', text='not UTF-8')),
+        Case('not_json', lambda folder: _raw(C, folder, 'print("hello")\n'),
+             Expect(status='student_error', text='not a Jupyter notebook')),
+        Case('duplicate_json_keys', lambda folder: _raw(C, folder, '{"cells": [], "cells": []}'),
+             Expect(status='student_error', text='repeats a key')),
+        Case('renamed_notebook', lambda folder: C.write(folder, C.correct(), f'{C.ch.name} (1).ipynb'),
+             Expect(text='expected name')),
+        Case('two_candidates', lambda folder: (C.write(folder, C.correct(), 'a.ipynb'), C.write(folder, C.correct(), 'b.ipynb')),
+             Expect(status='student_error', text='2 notebooks')),
+        nb_case('nbformat_3', lambda: nbformat.convert(nbformat.reads(json.dumps(C.correct()), 4), 3), Expect()),
+        nb_case('no_cell_ids', lambda: _without_ids(C.correct()), Expect()),
+        Case('huge_notebook', lambda folder: _sparse(C, folder, 500 << 20), Expect(status='student_error', text='limit')),
+        nb_case('answer_became_markdown', lambda: _retype(C.correct(), V.answer), Expect(zero=(V.test,), text='markdown')),
+        nb_case('test_became_markdown', lambda: _retype(C.correct(), V.test), Expect(text='markdown')),
+        nb_case('kernelspec_changed', lambda: _kernelspec(C.correct()), Expect(text='kernel')),
+        Case('symlinked_notebook', lambda folder: _symlink(folder, C.ch.source, f'{C.ch.name}.ipynb'),
+             Expect(status='student_error', zero=tuple(C.tests), others_full=False, text='symbolic link')),
+        Case('links_and_dotdot_names', lambda folder: _links_beside(C, folder), Expect(text='never followed')),
+        nb_case('malformed_nbgrader_metadata', lambda: _bad_metadata(C.correct(), V.answer), Expect(text='malformed')),
+        # -- honest but broken -----------------------------------------------------------------
+        nb_case('not_implemented', lambda: copy.deepcopy(C.student),
+                Expect(zero=tuple(C.tests), feedback={V.test: 'not implemented'})),
+        nb_case('exception_in_function', wrapped(A, "raise ValueError('boom in my code')"),
+                Expect(zero=(A.test,), feedback={A.test: 'ValueError: boom in my code'})),
+        nb_case('syntax_error', with_code(V.answer, 'def broken(:\n    pass'), Expect(zero=(V.test,), text='SyntaxError')),
+        nb_case('null_bytes_and_deep_nesting', lambda: append(with_code(V.answer, 'x = 1\0')(), A.answer,
+                                                               'y = ' + '(' * 300000 + ')' * 300000),
+                Expect(zero=(V.test, A.test), text='null bytes')),
+        nb_case('wrong_shape', wrapped(A, 'return _original(*args, **kwargs)[..., None]'),
+                Expect(zero=(A.test,), feedback={A.test: 'shape'})),
+        nb_case('nan_result', wrapped(A, 'import numpy as np\nr = np.array(_original(*args, **kwargs), dtype=float)\n'
+                                         'r.flat[0] = np.nan\nreturn r'), Expect(zero=(A.test,), feedback={A.test: 'NaN'})),
+        nb_case('mutates_its_input', wrapped(A, '''
+import numpy as np
+result = _original(*args, **kwargs)
+for a in args:
+    if isinstance(a, np.ndarray) and a.flags.writeable and a.size and a.dtype.kind == 'f':
+        a += 1
+return result'''), Expect(zero=(A.test,), feedback={A.test: 'in place'})),
+        nb_case('correct_but_slow', wrapped(V, '''
+global _slow_done
+if not globals().get('_slow_done'):
+    _slow_done = True
+    import time
+    end = time.process_time() + 0.6
+    while time.process_time() < end:
+        pass
+return _original(*args, **kwargs)'''), Expect()),
+        nb_case('unseeded_randomness', wrapped(A, '''
+import numpy as np
+result = _original(*args, **kwargs)
+return result + 1e-3 if np.random.rand() < 0.5 else result'''), Expect(others_full=False)),
+        nb_case('unseeded_randomness_again', wrapped(A, '''
+import numpy as np
+result = _original(*args, **kwargs)
+return result + 1e-3 if np.random.rand() < 0.5 else result'''), Expect(others_full=False)),
+        nb_case('relies_on_a_later_cell', lambda: append(wrap(C.correct(), V, 'return _helper_from_later(*args)'),
+                                                         L.answer, '_helper_from_later = None'),
+                Expect(zero=(V.test,), feedback={V.test: 'Restart & Run All'})),
+        nb_case('deep_recursion', wrapped(V, RECURSION), zero_v),
+        nb_case('noise_on_stderr', wrapped(V, "import sys, warnings\nprint('debug', file=sys.stderr)\n"
+                                              "warnings.warn('noise')\nreturn _original(*args, **kwargs)"), Expect()),
+        nb_case('ipython_magics', with_code(first, '%timeit -n1 -r1 1 + 1\n!echo hello'), Expect()),
+    ]
+    if C.dtype_test:
+        dtype_target = next(g for g in C.answers if g.replace('ex_', 'test_') == C.dtype_test)
+        cases.append(nb_case('wrong_dtype', lambda: append(C.correct(), dtype_target, _dtype_wrapper(C, dtype_target)),
+                             Expect(zero=(C.dtype_test,), others_full=False, feedback={C.dtype_test: 'float64'})))
+    return cases
+
+
+def _indent(code, by='    '):
+    return ''.join(by + line + '\n' for line in code.strip('\n').splitlines())
+
+
+def _dtype_wrapper(C, answer):
+    name = next(n.name for n in ast.parse(source(by_id(C.solution, answer))).body if isinstance(n, ast.FunctionDef))
+    return (f'_original_{name} = {name}\n\n\n'
+            f'def {name}(*args, **kwargs):\n'
+            f'    result = _original_{name}(*args, **kwargs)\n'
+            f'    return result.astype("float64") if kwargs.get("dtype") is None and len(args) < 3 else result\n')
+
+
+def _beside(C, folder, nb):
+    C.write(folder, nb)
+    for name, text in [('numpy.py', 'raise SystemExit("redteam numpy")\n'), ('sitecustomize.py', 'import os\n'),
+                       ('usercustomize.py', 'import os\n'), ('zzz.pth', 'import os; os._exit(0)\n'),
+                       ('checks.py', 'def check(*a, **k): pass\n')]:
+        (folder / name).write_text(text)
+
+
+def _delete(nb, grade_id):
+    nb['cells'] = [c for c in nb['cells'] if meta(c).get('grade_id') != grade_id]
+    return nb
+
+
+def _edit_test(nb, grade_id):
+    by_id(nb, grade_id)['source'] = 'pass  # tests removed\n'
+    return nb
+
+
+def _remark(nb, grade_id):
+    by_id(nb, grade_id)['metadata']['nbgrader'].update(points=100, grade=False, solution=True)
+    return nb
+
+
+def _rename(nb, grade_id, new, keep_cell_id=False):
+    cell = by_id(nb, grade_id)
+    cell['metadata']['nbgrader']['grade_id'] = new
+    if not keep_cell_id:
+        cell['id'] = new
+    return nb
+
+
+def _duplicate(nb, grade_id, fix_second=None):
+    """A second copy of a cell; with `fix_second`, the copy holds the reference answer."""
+    cell = by_id(nb, grade_id)
+    twin = copy.deepcopy(cell)
+    twin['id'] = cell.get('id', 'x') + '-copy'
+    if fix_second:
+        twin['source'] = source(by_id(fix_second.solution, grade_id))
+    nb['cells'].insert(nb['cells'].index(cell) + 1, twin)
+    return nb
+
+
+def _everywhere(C, code):
+    nb = C.correct()
+    for gid in C.answers:
+        append(nb, gid, code)
+    return nb
+
+
+def _raw(C, folder, data):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f'{C.ch.name}.ipynb'
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def _sparse(C, folder, size):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f'{C.ch.name}.ipynb', 'wb') as f:
+        f.truncate(size)
+
+
+def _without_ids(nb):
+    nb['nbformat_minor'] = 4
+    for cell in nb['cells']:
+        cell.pop('id', None)
+    return nb
+
+
+def _retype(nb, grade_id):
+    cell = by_id(nb, grade_id)
+    cell['cell_type'] = 'markdown'
+    for key in ('outputs', 'execution_count'):
+        cell.pop(key, None)
+    return nb
+
+
+def _kernelspec(nb):
+    nb['metadata']['kernelspec'] = {'name': 'ir', 'display_name': 'R', 'language': 'R'}
+    return nb
+
+
+def _bad_metadata(nb, grade_id):
+    cells = [c for c in nb['cells'] if c['cell_type'] == 'code' and not meta(c)]
+    cells[0].setdefault('metadata', {})['nbgrader'] = {'grade': 'yes', 'solution': 3}
+    by_id(nb, grade_id)['metadata']['nbgrader']['grade_id'] = ['not', 'a', 'string']
+    return nb
+
+
+def _symlink(folder, target, name):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).symlink_to(Path(target).resolve())
+
+
+def _links_beside(C, folder):
+    C.write(folder, C.correct())
+    (folder / 'minimx').symlink_to('../..')
+    (folder / '..checks.py').write_text('x = 1\n')
+    (folder / 'other.ipynb').symlink_to('/etc/passwd')
