@@ -148,6 +148,10 @@ class Sandbox:
                    PYTHONDONTWRITEBYTECODE='1', PYTHONIOENCODING='utf-8')
         if os.environ.get('FASHION_MNIST'):
             env['FASHION_MNIST'] = os.environ['FASHION_MNIST']
+        # Training demonstrations that no exercise depends on read this to train less during
+        # grading (chapter 10's LeNet: one epoch instead of five). The reference is graded with
+        # the same setting.
+        env['MINIMX_EPOCHS'] = '1'
         return env
 
     def _rlimits(self):
