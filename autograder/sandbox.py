@@ -184,6 +184,10 @@ class Sandbox:
 
         bound = ['/usr']
         args += ['--ro-bind', '/usr', '/usr']
+        # The private /tmp first: a Python or venv that lives under /tmp (a CI checkout, say)
+        # is then bound on top of it instead of being hidden by it.
+        args += ['--perms', '1777', '--size', str(self.limits.tmp_mb << 20), '--tmpfs', '/tmp']
+        made.add('/tmp')                    # exists now, world-writable: never re-create it
         for name in ('bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'):
             host = Path('/', name)
             if host.is_symlink():
@@ -197,9 +201,7 @@ class Sandbox:
                 args += ['--ro-bind', path, path]
                 bound.append(path)
         args += ['--ro-bind', str(HARNESS), '/harness', '--ro-bind', str(stage), '/course']
-        args += ['--proc', '/proc', '--dev', '/dev',
-                 '--perms', '1777', '--size', str(self.limits.tmp_mb << 20), '--tmpfs', '/tmp',
-                 '--chdir', '/tmp']
+        args += ['--proc', '/proc', '--dev', '/dev', '--chdir', '/tmp']
         return args
 
     def command(self, slot, stage, program):
