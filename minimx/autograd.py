@@ -14,10 +14,12 @@ _state = {'recording': False, 'training': False}
 
 
 def is_recording():
+    """True inside autograd.record() (and not inside pause())."""
     return _state['recording']
 
 
 def is_training():
+    """True in training mode: inside record() by default, or train_mode()."""
     return _state['training']
 
 
@@ -62,10 +64,12 @@ def pause(train_mode=False):
 
 
 def train_mode():
+    """A with block in training mode (recording unchanged)."""
     return _Scope(training=True)
 
 
 def predict_mode():
+    """A with block in prediction mode (recording unchanged)."""
     return _Scope(training=False)
 
 VARIABLE = 'variable'        # the _node of an array that attach_grad() made a variable
@@ -293,6 +297,7 @@ gradient('modulo')(lambda node, dy: (dy, -dy * np.floor_divide(*node.values)))
 
 @gradient('maximum')
 def grad_maximum(node, dy):
+    """d max(a, b): dy to the larger operand (ties to a)."""
     a, b = node.values
     left = a >= b                      # ties go to the left operand, as in MXNet
     return dy * left, dy * ~left
@@ -300,6 +305,7 @@ def grad_maximum(node, dy):
 
 @gradient('minimum')
 def grad_minimum(node, dy):
+    """d min(a, b): dy to the smaller operand (ties to a)."""
     a, b = node.values
     left = a <= b
     return dy * left, dy * ~left
@@ -307,12 +313,14 @@ def grad_minimum(node, dy):
 
 @gradient('transpose')
 def grad_transpose(node, dy):
+    """d transpose: dy transposed back."""
     axes = node.attrs.get('axes')
     return (dy.transpose(None if axes is None else np.argsort(axes)),)
 
 
 @gradient('getitem')
 def grad_getitem(node, dy):
+    """d x[key]: dy scattered back into zeros shaped like x (repeats add up)."""
     (x,), key = node.values, node.attrs['key']
     g = np.zeros_like(x)
     region_shape = np.shape(x[key])
@@ -326,12 +334,14 @@ def grad_getitem(node, dy):
 
 @gradient('concat')
 def grad_concat(node, dy):
+    """d concat: dy split back into the pieces."""
     sizes = np.cumsum([x.shape[node.attrs['dim']] for x in node.values])[:-1]
     return tuple(np.split(dy, sizes, axis=node.attrs['dim']))
 
 
 @gradient('stack')
 def grad_stack(node, dy):
+    """d stack: dy unstacked along the new axis."""
     return tuple(np.moveaxis(dy, node.attrs['axis'], 0))
 
 def numerical_gradient(f, inputs, head_grad, eps=1e-6):
@@ -381,18 +391,21 @@ def check_gradient(fn, *shapes, rng=None, low=-2.0, high=2.0, rtol=1e-4, atol=1e
 
 @gradient('multiply')
 def grad_multiply(node, dy):
+    """The gradients of a * b for a and for b."""
     a, b = node.values
     return dy * b, dy * a
 
 
 @gradient('divide')
 def grad_divide(node, dy):
+    """The gradients of a / b for a and for b."""
     a, b = node.values
     return dy / b, -dy * a / (b * b)
 
 
 @gradient('power')
 def grad_power(node, dy):
+    """The gradients of a ** b for a and for b (for b: 0 where a <= 0)."""
     a, b = node.values
     with np.errstate(divide='ignore', invalid='ignore'):
         da = dy * b * np.power(a, b - 1)
@@ -402,39 +415,46 @@ def grad_power(node, dy):
 
 @gradient('exp')
 def grad_exp(node, dy):
+    """exp' = exp: dy * out."""
     return (dy * node.out,)
 
 
 @gradient('log')
 def grad_log(node, dy):
+    """log'(a) = 1 / a."""
     return (dy / node.values[0],)
 
 
 @gradient('relu')
 def grad_relu(node, dy):
+    """relu' = 1 where the input is positive, else 0."""
     return (dy * (node.values[0] > 0),)
 
 
 @gradient('sigmoid')
 def grad_sigmoid(node, dy):
+    """sigmoid' = s (1 - s), from the output s."""
     s = node.out
     return (dy * s * (1 - s),)
 
 
 @gradient('tanh')
 def grad_tanh(node, dy):
+    """tanh' = 1 - t², from the output t."""
     t = node.out
     return (dy * (1 - t * t),)
     ### END SOLUTION
 
 @gradient('sum')
 def grad_sum(node, dy):
+    """d sum: dy broadcast back over the reduced axes."""
     (x,) = node.values
     return (np.broadcast_to(dy.reshape(_keepdims_shape(x.shape, node.attrs['axes'])), x.shape),)
 
 
 @gradient('mean')
 def grad_mean(node, dy):
+    """d mean: dy broadcast back, divided by the count reduced."""
     (x,) = node.values
     count = int(np.prod([x.shape[a] for a in node.attrs['axes']]))
     return (np.broadcast_to(dy.reshape(_keepdims_shape(x.shape, node.attrs['axes'])) / count, x.shape),)
@@ -442,6 +462,7 @@ def grad_mean(node, dy):
 
 @gradient('max')
 def grad_max(node, dy):
+    """d max: dy to every element equal to the maximum."""
     (x,) = node.values
     shape = _keepdims_shape(x.shape, node.attrs['axes'])
     mask = x == node.out.reshape(shape)
@@ -452,6 +473,7 @@ gradient('min')(grad_max)        # the same rule: the extreme elements get the g
 
 @gradient('dot')
 def grad_dot(node, dy):
+    """d dot: dy · Bᵀ and Aᵀ · dy (any rank, transposes), only for inputs that need them."""
     a, b = node.values
     ta, tb = node.attrs.get('transpose_a', False), node.attrs.get('transpose_b', False)
     A, B = (a.T if ta else a), (b.T if tb else b)
@@ -470,6 +492,7 @@ def grad_dot(node, dy):
 
 @gradient('take')
 def grad_take(node, dy):
+    """d take: dy added back into the rows taken; the indices get none."""
     a, indices = node.values
     axis = node.attrs.get('axis', 0) % a.ndim
     index = nd._clip_or_wrap(np.asarray(indices), a.shape[axis], node.attrs.get('mode', 'clip'))
@@ -480,6 +503,7 @@ def grad_take(node, dy):
 
 @gradient('pick')
 def grad_pick(node, dy):
+    """d pick: dy put back at the picked positions; the index gets none."""
     data, index = node.values
     axis = node.attrs.get('axis', -1) % data.ndim
     index = np.asarray(index)

@@ -73,6 +73,7 @@ def _locate(folder, stem):
 
 
 def cache_dir():
+    """Where downloads go: $XDG_CACHE_HOME/minimx/fashion-mnist (default ~/.cache/...)."""
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base) / 'minimx' / 'fashion-mnist'
 

@@ -41,6 +41,7 @@ class Context:
 
 
 def cpu(device_id=0):
+    """The CPU context, cpu(0): the only device minimx computes on."""
     return Context('cpu', device_id)
 
 
@@ -149,30 +150,37 @@ def _shape_tuple(shape):
 
 
 def empty(shape, ctx=None, dtype=None):
+    """An uninitialised array of `shape` (float32 unless dtype says otherwise)."""
     return NDArray(np.empty(_shape_tuple(shape), dtype=dtype or np.float32))
 
 
 def zeros(shape, ctx=None, dtype=None):
+    """An array of zeros; `shape` is an int or a tuple; float32 unless dtype says otherwise."""
     return NDArray(np.zeros(_shape_tuple(shape), dtype=dtype or np.float32))
 
 
 def ones(shape, ctx=None, dtype=None):
+    """An array of ones; `shape` is an int or a tuple; float32 unless dtype says otherwise."""
     return NDArray(np.ones(_shape_tuple(shape), dtype=dtype or np.float32))
 
 
 def full(shape, val, ctx=None, dtype=None):
+    """An array of `shape` filled with `val` (float32 unless dtype says otherwise)."""
     return NDArray(np.full(_shape_tuple(shape), val, dtype=dtype or np.float32))
 
 
 def zeros_like(x):
+    """Zeros of x's shape and dtype."""
     return NDArray(np.zeros_like(x._data))
 
 
 def ones_like(x):
+    """Ones of x's shape and dtype."""
     return NDArray(np.ones_like(x._data))
 
 
 def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None):
+    """start, start + step, ... below stop, each repeated `repeat` times; an empty range is an error."""
     if stop is None:
         start, stop = 0, start
     values = np.arange(start, stop, step, dtype=np.float64)
@@ -325,6 +333,7 @@ def flatten(self):
 
 
 def flatten(x):
+    """(d0, d1, ..., dk) -> (d0, d1*...*dk): MXNet's flatten keeps the first axis."""
     return x.flatten()
 
 def broadcast_shape(shape_a, shape_b):
@@ -400,20 +409,62 @@ for _name, _fn in [('equal', np.equal), ('not_equal', np.not_equal), ('greater',
     register_op(_name)(_compare(_fn))
 
 
-def add(lhs, rhs): return _binary('add', lhs, rhs)
-def subtract(lhs, rhs): return _binary('subtract', lhs, rhs)
-def multiply(lhs, rhs): return _binary('multiply', lhs, rhs)
-def divide(lhs, rhs): return _binary('divide', lhs, rhs)
-def power(base, exp): return _binary('power', base, exp)
-def modulo(lhs, rhs): return _binary('modulo', lhs, rhs)
-def maximum(lhs, rhs): return _binary('maximum', lhs, rhs)
-def minimum(lhs, rhs): return _binary('minimum', lhs, rhs)
-def equal(lhs, rhs): return _binary('equal', lhs, rhs)
-def not_equal(lhs, rhs): return _binary('not_equal', lhs, rhs)
-def greater(lhs, rhs): return _binary('greater', lhs, rhs)
-def greater_equal(lhs, rhs): return _binary('greater_equal', lhs, rhs)
-def lesser(lhs, rhs): return _binary('lesser', lhs, rhs)
-def lesser_equal(lhs, rhs): return _binary('lesser_equal', lhs, rhs)
+def add(lhs, rhs):
+    """lhs + rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('add', lhs, rhs)
+
+def subtract(lhs, rhs):
+    """lhs - rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('subtract', lhs, rhs)
+
+def multiply(lhs, rhs):
+    """lhs * rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('multiply', lhs, rhs)
+
+def divide(lhs, rhs):
+    """lhs / rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('divide', lhs, rhs)
+
+def power(base, exp):
+    """base ** exp, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('power', base, exp)
+
+def modulo(lhs, rhs):
+    """lhs % rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('modulo', lhs, rhs)
+
+def maximum(lhs, rhs):
+    """the larger of lhs and rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('maximum', lhs, rhs)
+
+def minimum(lhs, rhs):
+    """the smaller of lhs and rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('minimum', lhs, rhs)
+
+def equal(lhs, rhs):
+    """lhs == rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('equal', lhs, rhs)
+
+def not_equal(lhs, rhs):
+    """lhs != rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('not_equal', lhs, rhs)
+
+def greater(lhs, rhs):
+    """lhs > rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('greater', lhs, rhs)
+
+def greater_equal(lhs, rhs):
+    """lhs >= rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('greater_equal', lhs, rhs)
+
+def lesser(lhs, rhs):
+    """lhs < rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('lesser', lhs, rhs)
+
+def lesser_equal(lhs, rhs):
+    """lhs <= rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
+    return _binary('lesser_equal', lhs, rhs)
+
 
 
 NDArray.__add__ = add
@@ -786,6 +837,7 @@ def concat(*arrays, dim=1):
 
 
 def concatenate(arrays, axis=0):
+    """concat for a list of arrays, along `axis` (default 0)."""
     return concat(*arrays, dim=axis)
 
 

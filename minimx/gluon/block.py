@@ -116,6 +116,7 @@ def register_child(self, block, name=None):
 
 
 def forward(self, *args):
+    """What the block computes; every subclass defines it (block(x) calls it)."""
     raise NotImplementedError(f'{type(self).__name__} must define forward()')
 
 
@@ -163,11 +164,13 @@ class _HookHandle:
 
 
 def register_forward_pre_hook(self, hook):
+    """Call hook(block, args) before each forward; returns a handle whose detach() removes it."""
     self._forward_pre_hooks[id(hook)] = hook
     return _HookHandle(self._forward_pre_hooks, id(hook))
 
 
 def register_forward_hook(self, hook):
+    """Call hook(block, args, out) after each forward; returns a handle whose detach() removes it."""
     self._forward_hooks[id(hook)] = hook
     return _HookHandle(self._forward_hooks, id(hook))
 

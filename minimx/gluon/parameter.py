@@ -254,6 +254,7 @@ def initialize(self, init=Uniform(), ctx=None, verbose=False, force_reinit=False
 
 
 def zero_grad(self):
+    """Zero every parameter's gradient."""
     for param in self._params.values():
         param.zero_grad()
 
