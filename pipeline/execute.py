@@ -106,7 +106,9 @@ def run_notebook(nb, folder, label, timeout=CELL_TIMEOUT, allow_errors=False):
 
     client = NotebookClient(nb, timeout=timeout, kernel_name='python3', allow_errors=allow_errors,
                             resources={'metadata': {'path': str(folder)}},
-                            record_timing=False, on_cell_executed=progress)
+                            record_timing=False, on_cell_executed=progress,
+                            # ipykernel warns about its loopback TCP transport on every start
+                            extra_arguments=['--IPKernelApp.log_level=ERROR'])
     try:
         client.execute()
     finally:
