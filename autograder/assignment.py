@@ -2,30 +2,48 @@
 
 The instructor's notebook gives the plan; the student edition gives the stubs used for
 missing answers; `stage()` gives the folder a student works in (checks.py and the minimx
-of earlier chapters), mounted read-only in the sandbox. The reference solution runs through
-the very same harness with the same seed offset -- twice, to prove its records reproduce --
-and its records are cached per grader fingerprint, so a batch runs it once.
+of earlier chapters), mounted read-only in the sandbox. Test cells are compiled twice
+(autograder/rewrite.py): in full for the reference run, without their expected side for
+student runs.
+
+Every submission has hidden cases of its own: its seed is a keyed hash of the student id and
+the notebook (the key stays in the store). Before a batch runs, the reference solution runs
+through the very same harness once for all the batch's seeds -- visible parts and the other
+cells once, each hidden part once per seed in a forked child -- and its records are cached per
+grader fingerprint and seed, so a rerun runs nothing again. Then, once per fingerprint, the
+reference answers are graded like a student's: the student edition of the tests must give
+exactly the reference run's values, which proves both that removing the expected side changed
+nothing the student's code sees and that no hidden part leaves traces later cells depend on.
 """
 import base64
 import hashlib
+import hmac
 import importlib.util
 import json
 import shutil
 import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 from autograder import execution, verdict
-from autograder.notebook import Structure, match, parse, plan_cells, read_instructor, stub_sources
+from autograder.notebook import (Structure, compiled_tests, imported_modules, match, parse, plan_cells,
+                                 read_instructor, stub_sources, watched_functions)
+from autograder.rewrite import lint
 from autograder.sandbox import HARNESS
 from autograder.store import read_json, write_json
 from pipeline.chapters import CHECKS, before
 from pipeline.execute import stage
 from pipeline.export import package_files
 
-GRADER_VERSION = 1
-# Libraries a submission may not use to do the exercises (the course builds on numpy alone).
+GRADER_VERSION = 2
+# Libraries a submission may not use to do the exercises (the course builds on numpy alone),
+# and CPython's test modules, which expose internals no exercise needs.
 FORBIDDEN_MODULES = ('torch', 'tensorflow', 'jax', 'jaxlib', 'mxnet', 'keras', 'scipy', 'sklearn',
-                     'cupy', 'numba', 'autograd', 'chainer', 'paddle', 'theano', 'd2l', 'd2lzh')
+                     'cupy', 'numba', 'autograd', 'chainer', 'paddle', 'theano', 'd2l', 'd2lzh',
+                     '_testcapi', '_testinternalcapi', '_testbuffer', '_testmultiphase', '_testsinglephase',
+                     '_testimportmultiple', '_xxsubinterpreters', '_xxinterpchannels', '_ctypes_test')
+SEED_RANGE = 2 ** 31
 
 
 class InfraError(RuntimeError):
@@ -33,20 +51,27 @@ class InfraError(RuntimeError):
 
 
 class Assignment:
-    def __init__(self, ch, store, sandbox, seed):
-        self.ch, self.store, self.sandbox, self.seed = ch, store, sandbox, seed
+    def __init__(self, ch, store, sandbox, key):
+        self.ch, self.store, self.sandbox, self.key = ch, store, sandbox, key
         self.instructor = read_instructor(ch.source)
         self.stubs = stub_sources(read_instructor(ch.student))
         self.tests = [c for c in self.instructor if c.is_test]
+        self.problems = [p for c in self.tests for p in lint(c.source, c.grade_id)]
+        self.compiled = {mode: compiled_tests(self.instructor, student=mode) for mode in (False, True)}
+        modules, aliases = imported_modules(self.instructor)
+        self.preimport = sorted(modules)
+        self.watched = watched_functions(self.instructor, aliases)
         self.stage = store.stage_dir()
         shutil.rmtree(self.stage, ignore_errors=True)
         stage(ch, self.stage)
         self.fingerprint = self._fingerprint()
-        self.reference = None
+        self.folder = store.reference_dir(self.fingerprint)
+        self.main = None                      # the reference run's shared records (see prepare)
+        self.lock = threading.Lock()
 
     def _fingerprint(self):
         """Everything a score depends on besides the submission itself."""
-        h = hashlib.sha256(f'grader {GRADER_VERSION} seed {self.seed}'.encode())
+        h = hashlib.sha256(f'grader {GRADER_VERSION} key {hashlib.sha256(self.key).hexdigest()}'.encode())
         for path in [*sorted(HARNESS.glob('*.py')), CHECKS, self.ch.source, self.ch.student,
                      *sorted(Path(__file__).parent.glob('*.py'))]:
             h.update(path.name.encode() + path.read_bytes())
@@ -60,37 +85,89 @@ class Assignment:
     def max_score(self):
         return sum(c.points for c in self.tests)
 
-    def plan(self, answers, reference=False):
-        sandbox = self.sandbox
-        return {'cells': plan_cells(self.instructor, answers), 'seed_offset': self.seed,
-                'reference': reference, 'forbidden_modules': list(FORBIDDEN_MODULES),
-                'sys_path': [sandbox.stage_dir(self.stage), *sandbox.python_path],
-                'read_ok': sandbox.readable_prefixes(self.stage)}
+    def seed_for(self, state):
+        """This submission's hidden-case seed: a keyed hash of its id and its notebook."""
+        message = f'{state["key"]}\n{state.get("sha256") or ""}'.encode()
+        return int.from_bytes(hmac.new(self.key, message, 'sha256').digest()[:8], 'big') % SEED_RANGE
 
-    def run(self, plan, slot):
-        return execution.run_plan(self.sandbox, slot, self.stage, plan, self.sandbox.limits.submission_seconds)
+    def plan(self, answers, reference=False, seed=0, seeds=()):
+        sandbox = self.sandbox
+        preimport = self.preimport + ((self.main or {}).get('modules') or [])
+        return {'cells': plan_cells(self.instructor, answers, self.compiled[not reference]), 'seed': seed,
+                'seeds': list(seeds), 'reference': reference, 'forbidden_modules': list(FORBIDDEN_MODULES),
+                'sys_path': [sandbox.stage_dir(self.stage), *sandbox.python_path],
+                'read_ok': sandbox.readable_prefixes(self.stage), 'preimport': sorted(set(preimport)),
+                'watched_functions': self.watched,
+                'student_files': [f'<{c.label}>' for c in self.instructor if c.is_answer]}
+
+    def run(self, plan, slot, limits=None):
+        limits = limits or self.sandbox.limits
+        return execution.run_plan(self.sandbox, slot, self.stage, plan, limits.submission_seconds, limits)
+
+    def reference_answers(self):
+        return {c.grade_id: c.source for c in self.instructor if c.is_answer}
 
     # -- the reference run ---------------------------------------------------------------------
-    def load_reference(self, slot=0):
-        """The reference solution's records per test cell (cached), or InfraError."""
-        path = self.store.reference_path(self.fingerprint)
-        cached = read_json(path)
-        if cached is None:
-            answers = {c.grade_id: c.source for c in self.instructor if c.is_answer}
-            first, second = (self.run(self.plan(answers, reference=True), slot) for _ in range(2))
-            problems = self._problems(first) or self._problems(second) or mark_unstable(first, second)
+    def prepare(self, seeds, jobs=1):
+        """Reference records for every seed in `seeds` (cached), then the one-time check that
+        a student run of the reference answers reproduces them. InfraError if anything is off."""
+        if self.problems:
+            raise InfraError('the chapter\'s hidden tests cannot be graded safely:\n  ' + '\n  '.join(self.problems[:10]))
+        self.main = read_json(self.folder / 'main.json')
+        probe = min(seeds) if seeds else 0
+        missing = [s for s in sorted({*seeds, probe}) if self.main is None or not self._seed_path(s).exists()]
+        if missing:
+            chunks = [missing[k::max(1, min(jobs, len(missing)))] for k in range(max(1, min(jobs, len(missing))))]
+            results, threads = [None] * len(chunks), []
+            for k, chunk in enumerate(chunks):
+                thread = threading.Thread(target=lambda k=k, chunk=chunk: results.__setitem__(k, self._reference_run(chunk, k)))
+                thread.start()
+                threads.append(thread)
+            for thread in threads:
+                thread.join()
+            for result in results:
+                if isinstance(result, InfraError):
+                    raise result
+        if not read_json(self.folder / 'validated.json'):
+            self._validate(probe)
+        return self.main
+
+    def _seed_path(self, seed):
+        return self.folder / 'seeds' / f'{int(seed)}.json'
+
+    def _reference_limits(self, seeds):
+        """The reference runs each hidden part once per seed: its cells get that much more time,
+        and memory for a forked child beside the parent."""
+        limits = self.sandbox.limits
+        factor = len(seeds) + 1
+        return replace(limits, cell_seconds=limits.cell_seconds * factor,
+                       submission_seconds=limits.submission_seconds * factor, memory_mb=limits.memory_mb * 2)
+
+    def _reference_run(self, seeds, slot):
+        try:
+            plan = self.plan(self.reference_answers(), reference=True, seed=seeds[0], seeds=seeds)
+            run = self.run(plan, slot, self._reference_limits(seeds))
+            problems = self._problems(run)
             if problems:
-                raise InfraError('the reference solution does not pass its own tests under the grader:\n  '
-                                 + '\n  '.join(problems))
-            cached = {'cells': {str(i): {'records': r.records, 'hidden_from': r.hidden_from,
-                                         'replaced': r.replaced} for i, r in first.cells.items()},
-                      'events': first.events}
-            write_json(path, cached)
-        self.reference = {int(i): execution.CellRun(records=c['records'], hidden_from=c['hidden_from'],
-                                                    replaced=c['replaced'], finished=True)
-                          for i, c in cached['cells'].items()}
-        self.reference_events = cached['events']
-        return self.reference
+                return InfraError('the reference solution does not pass its own tests under the grader:\n  '
+                                  + '\n  '.join(problems))
+            main = {'cells': {str(i): {'records': r.records, 'hidden_from': r.hidden_from, 'replaced': r.replaced}
+                              for i, r in run.cells.items()},
+                    'events': run.events, 'modules': run.info.get('modules') or []}
+            with self.lock:
+                known = read_json(self.folder / 'main.json')
+                if known is not None and known['cells'] != json.loads(json.dumps(main['cells'])):
+                    return InfraError('two reference runs gave different results for the visible tests '
+                                      '(unseeded randomness or object ids in a test?)')
+                if known is None:
+                    write_json(self.folder / 'main.json', main)
+                self.main = read_json(self.folder / 'main.json')
+                for seed in seeds:
+                    hidden = {str(i): run.seeded.get((i, seed)) for i in run.cells if run.cells[i].hidden_from is not None}
+                    write_json(self._seed_path(seed), {'seed': seed, 'cells': hidden})
+            return None
+        except InfraError as err:
+            return err
 
     def _problems(self, run):
         if run.harness_failed:
@@ -108,51 +185,97 @@ class Assignment:
                 problems += verdict.check_reference(cell['grade_id'], run.cells.get(i))
         return problems
 
+    def reference_for(self, seed):
+        """{cell index: CellRun} of the reference run for one submission's seed, or InfraError
+        (the reference fails on these cases: the submission cannot be graded)."""
+        stored = read_json(self._seed_path(seed))
+        if stored is None or self.main is None:
+            raise InfraError(f'no reference results for this submission\'s hidden cases (seed {seed})')
+        cells = {}
+        for key, main in self.main['cells'].items():
+            records, error = list(main['records']), None
+            if main['hidden_from'] is not None:
+                seeded = (stored['cells'] or {}).get(key) or {'records': [], 'error': {'types': ['GraderError'],
+                                                                                        'message': 'missing'}}
+                records += seeded['records']
+                error = seeded.get('error')
+            run = execution.CellRun(records=records, hidden_from=main['hidden_from'], replaced=main['replaced'],
+                                    finished=True, error=error)
+            if main['hidden_from'] is not None:
+                label = next(c.grade_id for n, c in enumerate(self.instructor) if n == int(key))
+                problems = verdict.check_reference(label, run)
+                if problems:
+                    raise InfraError(f'the reference solution fails its own hidden tests on this submission\'s '
+                                     f'cases (seed {seed}): ' + '; '.join(problems)[:1500])
+            cells[int(key)] = run
+        return cells
+
+    @property
+    def reference_events(self):
+        return (self.main or {}).get('events', {})
+
+    def _validate(self, seed):
+        """The reference answers, graded as a student's: same values, check for check."""
+        run = self.run(self.plan(self.reference_answers(), seed=seed), 0)
+        reference = self.reference_for(seed)
+        problems = [] if run.complete else ['the run did not complete']
+        index = {c['index']: c for c in self.plan({})['cells']}
+        for i, cell in index.items():
+            got = run.cells.get(i)
+            if got is None or got.error:
+                problems.append(f'{cell["label"]}: ' + (f'raised {got.error["types"][0]}: {got.error["message"][:200]}'
+                                                        if got else 'did not run'))
+                continue
+            if cell['kind'] != 'test':
+                continue
+            want = reference[i].records
+            if len(got.records) != len(want):
+                problems.append(f'{cell["label"]}: {len(got.records)} checks ran where the reference run has {len(want)}')
+                continue
+            for r, (mine, theirs) in enumerate(zip(got.records, want)):
+                if (mine.get('kind'), mine.get('value')) != (theirs.get('kind'), theirs.get('value')):
+                    part = 'hidden' if r >= (reference[i].hidden_from or 0) else 'visible'
+                    problems.append(f'{cell["label"]}: check {r + 1} ({part}, {theirs.get("what", "")[:60]!r}) '
+                                    f'computes something else in a student run than in the reference run')
+                    break
+        if problems:
+            raise InfraError('the reference answers do not reproduce the reference run when graded as a student\'s '
+                             '(a test computes an expected value in a way the student edition cannot drop, or a '
+                             'hidden part leaves a trace later cells see; see autograder/rewrite.py):\n  '
+                             + '\n  '.join(problems[:10]))
+        write_json(self.folder / 'validated.json', {'seed': seed, 'ok': True})
+
     # -- one submission ------------------------------------------------------------------------
     def grade(self, state, data, slot, files=None):
         """Run and score one parsed submission; returns the updated state (not saved)."""
         cells, metadata = parse(data)
         structure = match(self.instructor, self.stubs, cells, metadata)
-        plan = self.plan(structure.answers)
+        seed = self.seed_for(state)
+        reference = self.reference_for(seed)
+        plan = self.plan(structure.answers, seed=seed)
         plan['files'] = {name: base64.b64encode(content).decode() for name, content in (files or {}).items()}
         run = self.run(plan, slot)
         if run.harness_failed:
             raise InfraError(run.harness_failed)
-        return score(self, state, structure, run)
+        return score(self, state, structure, run, reference)
 
 
-def mark_unstable(first, second):
-    """Compare two reference runs: their checks must be the same, in the same order; a check
-    whose values differ (object ids, say) is marked `unstable` and judged by the student
-    process's own verdict on plain values (see verdict.py). Returns problems, if any."""
-    for i, run in first.cells.items():
-        other = second.cells.get(i)
-        shape = [(r.get('kind'), r.get('params')) for r in run.records]
-        if other is None or shape != [(r.get('kind'), r.get('params')) for r in other.records] \
-                or run.hidden_from != other.hidden_from:
-            return [f'cell {i}: two runs of the reference with the same seed ran different checks '
-                    f'(unseeded randomness in a test?)']
-        for mine, theirs in zip(run.records, other.records):
-            if (mine.get('value'), mine.get('expected')) != (theirs.get('value'), theirs.get('expected')):
-                mine['unstable'] = True
-    return []
-
-
-def _patched(assignment, run, i):
+def _patched(reference, run, i):
     """Library functions the student's code left replaced at the end of cell i."""
-    reference = assignment.reference.get(i)
-    return sorted(set(run.cells[i].replaced) - set(reference.replaced if reference else ()))
+    ref = reference.get(i)
+    return sorted(set(run.cells[i].replaced) - set(ref.replaced if ref else ()))
 
 
-def _judge_test(assignment, test, i, run):
+def _judge_test(assignment, test, i, run, reference, after_hidden):
     """(score, message) of one test cell."""
     limits = assignment.sandbox.limits
     if i in run.cells:
-        patched = _patched(assignment, run, i)
+        patched = _patched(reference, run, i)
         if patched:
             return 0.0, (f'your code replaced {", ".join(patched)[:200]} while this test ran; '
                          f'a test judged with patched libraries cannot count')
-        v = verdict.judge_cell(test.grade_id, test.points, assignment.reference[i], run.cells[i], limits.memory_mb)
+        v = verdict.judge_cell(test.grade_id, test.points, reference[i], run.cells[i], limits.memory_mb,
+                               after_hidden=after_hidden)
         return v.score, v.message
     if i in run.skipped:
         return 0.0, f'this test {run.skipped[i]}; no points'
@@ -163,7 +286,7 @@ def _judge_test(assignment, test, i, run):
     return 0.0, 'not run'
 
 
-def score(assignment, state, structure: Structure, run):
+def score(assignment, state, structure: Structure, run, reference):
     """Turn a run into scores, messages and attention notes."""
     limits = assignment.sandbox.limits
     index = {c['index']: c for c in assignment.plan({})['cells']}
@@ -173,21 +296,34 @@ def score(assignment, state, structure: Structure, run):
         if index[i]['kind'] != 'test':
             notes.append(f'cell {index[i]["label"]} {why}; it was skipped and the rest of the notebook run without it')
         attention.append(f'{index[i]["label"]}: {why}')
-    reported = set()
+    reported, hidden_seen, after_hidden = set(), None, {}
     for i, cell_run in sorted(run.cells.items()):
-        patched = [name for name in _patched(assignment, run, i) if name not in reported]
+        after_hidden[i] = hidden_seen
+        patched = [name for name in _patched(reference, run, i) if name not in reported]
         if patched:                        # where each replacement is first seen
             attention.append(f'{index[i]["label"]}: replaced {", ".join(patched)[:200]}')
             reported.update(patched)
+        if cell_run.rebound:
+            attention.append(f'{index[i]["label"]}: rebound {", ".join(cell_run.rebound)[:200]} before the test ran '
+                             f'(put back for the test)')
         if index[i]['kind'] == 'answer' and cell_run.error:
             notes.append(f'your cell {index[i]["label"]} raised an error when run: '
-                         f'{verdict.explain_error(cell_run.error, False, limits.memory_mb)}')
+                         f'{verdict.explain_error(cell_run.error, False, limits.memory_mb, after=hidden_seen)}')
+        if index[i]['kind'] == 'test' and cell_run.hidden_from is not None and hidden_seen is None:
+            hidden_seen = index[i]['grade_id']
     for test in assignment.tests:
         i = next(n for n, cell in index.items() if cell['grade_id'] == test.grade_id and cell['kind'] == 'test')
-        scores[test.grade_id], feedback[test.grade_id] = _judge_test(assignment, test, i, run)
+        scores[test.grade_id], feedback[test.grade_id] = _judge_test(assignment, test, i, run, reference,
+                                                                     after_hidden.get(i))
     if run.tampered:
         attention.append(f'wrote to the grader\'s report channel ({run.tampered}); later tests were not run')
+    refused = {k: n for k, n in run.events.items() if k.startswith('refused ')}
+    if refused:
+        notes.append('grading refused ' + ', '.join(f'{k[8:]} ({n}x)' for k, n in sorted(refused.items()))[:400]
+                     + ': frames, the garbage collector\'s object lists, tracing, threads and ctypes are off limits '
+                       'to notebook code while it is graded')
     attention += suspicious_events(run.events, assignment.reference_events)
+    attention += introspection_in_source(structure.answers, assignment.reference_answers())
     failed = [c.grade_id for c in assignment.tests if scores[c.grade_id] < c.points]
     status = 'graded'
     message = f'{sum(scores.values()):g}/{assignment.max_score:g}: ' + \
@@ -218,13 +354,33 @@ def third_party(module):
 
 
 def suspicious_events(events, reference_events):
-    """Watched calls the submission made and the reference did not (for the instructor)."""
+    """Watched calls the submission's code made more often than the reference's did (both
+    counted only while notebook answer code was running), for the instructor."""
     found = []
     for key in sorted(events):
-        if key in reference_events:
+        extra = events[key] - reference_events.get(key, 0)
+        if extra <= 0:
             continue
         name, _, detail = key.partition(' ')
         if name == 'import' and not third_party(detail):
             continue
-        found.append(f'called {key[:160]}' + (f' ({events[key]}x)' if events[key] > 1 else ''))
+        found.append(f'called {key[:160]}' + (f' ({extra}x more than the reference)' if extra > 1 else ''))
     return found[:15]
+
+
+INTROSPECTION_WORDS = ('_getframe', 'f_back', 'f_globals', 'f_locals', 'tb_frame', 'gi_frame', 'cr_frame',
+                       'gc.get_', 'get_referrers', 'get_referents', 'get_objects', '__code__', '__globals__',
+                       '__closure__', 'cell_contents', '__kwdefaults__', '__defaults__', '__subclasses__',
+                       'ctypes', 'settrace', 'setprofile', 'addaudithook', 'sys.modules', 'signal.signal',
+                       '__array_interface__', 'as_strided', 'marshal', 'CodeType', 'FunctionType')
+
+
+def introspection_in_source(answers, reference):
+    """Interpreter internals an answer names and the reference answer does not: no exercise
+    needs them, so a person should look."""
+    found = []
+    for grade_id, source in sorted(answers.items()):
+        words = [w for w in INTROSPECTION_WORDS if w in (source or '') and w not in reference.get(grade_id, '')]
+        if words:
+            found.append(f'{grade_id} uses {", ".join(words)[:150]}')
+    return found[:10]

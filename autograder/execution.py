@@ -40,6 +40,7 @@ class CellRun:
     cpu: float = 0.0
     wall: float = 0.0
     replaced: list = field(default_factory=list)   # library functions still patched at its end
+    rebound: list = field(default_factory=list)    # notebook names (np, nd...) rebound before its test parts
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Attempt:
     exit_status: int = None        # the sandbox's exit status (negative: signal)
     tampered: str = None           # first malformed or forged line on the channel
     events: dict = field(default_factory=dict)
+    seeded: dict = field(default_factory=dict)  # (cell index, seed) -> {'records', 'error'} (reference runs)
     stdout: bytes = b''
     stderr: bytes = b''
     info: dict = field(default_factory=dict)
@@ -110,7 +112,7 @@ class _Channel:
         for key, count in (msg.get('events') or {}).items():
             a.events[key] = a.events.get(key, 0) + count
         if kind == 'ready':
-            a.ready, a.info = True, {k: msg.get(k) for k in ('python', 'numpy')}
+            a.ready, a.info = True, {k: msg.get(k) for k in ('python', 'numpy', 'lockdown')}
         elif kind == 'cell':
             a.current = msg['i']
             a.cells[a.current] = CellRun()
@@ -118,18 +120,34 @@ class _Channel:
         elif kind == 'hidden' and msg.get('i') == a.current:
             a.cells[a.current].hidden_from = len(a.cells[a.current].records)
         elif kind == 'rec' and msg.get('i') == a.current:
-            a.cells[a.current].records.append(msg)
+            a.cells[a.current].records.append({k: v for k, v in msg.items() if k not in ('k', 'n', 't', 'i')})
         elif kind == 'end' and msg.get('i') == a.current:
             run = a.cells[a.current]
             run.error, run.finished = msg.get('error'), True
             run.replaced = [str(x)[:100] for x in (msg.get('replaced') or [])][:20]
+            run.rebound = [str(x)[:100] for x in (msg.get('rebound') or [])][:20]
             _, started, cpu_started = self.cell_started
             run.wall, run.cpu = self.clock() - started, max(0.0, cpu_now - cpu_started)
             a.current, self.cell_started = None, None
+        elif kind == 'seeded' and msg.get('i') == a.current:
+            a.seeded[(a.current, msg.get('seed'))] = _seeded_result(msg.get('result'))
         elif kind == 'done':
             a.done = True
+            a.info['modules'] = [str(m)[:200] for m in (msg.get('modules') or [])][:2000]
         else:
             self._tamper(f'an unexpected message {kind!r}')
+
+
+def _seeded_result(text):
+    """A forked reference child's {'records', 'error'} for one seed (see harness/runtime.py)."""
+    try:
+        result = json.loads(text)
+        if isinstance(result, dict) and isinstance(result.get('records'), list):
+            return {'records': result['records'], 'error': result.get('error')}
+    except (TypeError, ValueError, RecursionError):
+        pass
+    return {'records': [], 'error': {'types': ['GraderError'], 'message': 'the reference run for this seed '
+                                                                          'ended without a result', 'where': None}}
 
 
 def tree_usage(pid):
@@ -288,6 +306,8 @@ class Execution:
     tampered: str = None
     harness_failed: str = None     # the harness never got going: the grader's problem
     events: dict = field(default_factory=dict)
+    seeded: dict = field(default_factory=dict)    # (cell index, seed) -> records of a reference run
+    info: dict = field(default_factory=dict)
     stdout: bytes = b''
     stderr: bytes = b''
     attempts: int = 0
@@ -315,9 +335,9 @@ def death(attempt, limits):
     return f'ended the interpreter (exit status {status})'
 
 
-def run_plan(sandbox, slot, stage, plan, budget_seconds):
+def run_plan(sandbox, slot, stage, plan, budget_seconds, limits=None):
     """Attempts until the notebook completes, the budget is spent or the channel is forged."""
-    limits = sandbox.limits
+    limits = limits or sandbox.limits
     result = Execution()
     started = time.monotonic()
     deadline = started + budget_seconds
@@ -340,6 +360,9 @@ def run_plan(sandbox, slot, stage, plan, budget_seconds):
         for index, run in attempt.cells.items():
             if run.finished and index not in result.cells:
                 result.cells[index] = run
+        for key, seeded in attempt.seeded.items():
+            result.seeded.setdefault(key, seeded)
+        result.info = result.info or attempt.info
         if not result.stdout and not result.stderr:
             result.stdout, result.stderr = attempt.stdout, attempt.stderr
         if attempt.done:

@@ -90,7 +90,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     box = Sandbox.detect(sandbox, limits or Limits(), read_only)
     if not box.isolated:
         print("\n" + box.warning() + "\n", file=sys.stderr, flush=True)
-    assignment = Assignment(ch, store, box, store.seed(seed))
+    assignment = Assignment(ch, store, box, store.secret(seed))
     states = intake(submissions, ch, store, assignment.fingerprint)
     todo = [s for s in states if s['status'] not in FINAL]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
@@ -99,7 +99,11 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     try:
         gradebook.prepare(ch)
         if todo:
-            assignment.load_reference()
+            started = time.monotonic()
+            seeds = sorted({assignment.seed_for(s) for s in todo})
+            assignment.prepare(seeds, jobs)
+            print(f'reference solution ready for {len(seeds)} sets of hidden cases '
+                  f'({time.monotonic() - started:.1f} s)', flush=True)
     except (InfraError, SystemExit) as err:
         for state in todo:
             state.update(status='infra_error', message=f'the grader could not run: {str(err)[:2000]}')

@@ -7,6 +7,7 @@ answer cells, matched by nbgrader grade id (or, if the student's metadata was da
 cell id). Everything else in the submission -- edited, deleted, re-marked, renamed or
 duplicated cells, other metadata, the kernelspec -- is ignored and reported.
 """
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -219,18 +220,92 @@ def to_python(source):
         return source
 
 
-def plan_cells(instructor, answers):
-    """The harness's list of code cells: instructor cells, answer cells from `answers`."""
+def plan_cells(instructor, answers, tests):
+    """The harness's list of code cells: instructor cells, answer cells from `answers`, and
+    test cells as `tests` (grade id -> compiled parts, see compiled_tests) has them."""
     cells = []
     for n, cell in enumerate(instructor):
         if cell.kind != 'code':
             continue
         kind = 'answer' if cell.is_answer else 'test' if cell.is_test else 'code'
-        source = answers.get(cell.grade_id, '') if kind == 'answer' else cell.source
         label = cell.label or f'cell {n + 1}'
-        cells.append({'index': n, 'kind': kind, 'grade_id': cell.grade_id, 'label': label,
-                      'file': f'<{label}>', 'source': to_python(source)})
+        entry = {'index': n, 'kind': kind, 'grade_id': cell.grade_id, 'label': label, 'file': f'<{label}>'}
+        if kind == 'test':
+            entry['parts'] = tests[cell.grade_id]
+        else:
+            source = answers.get(cell.grade_id, '') if kind == 'answer' else cell.source
+            entry['source'] = to_python(source)
+            if kind == 'code':
+                entry['imports'] = sorted(imported_names(cell.source))
+        cells.append(entry)
     return cells
+
+
+def _tree(source):
+    try:
+        return ast.parse(to_python(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ast.Module([], [])
+
+
+def imported_names(source):
+    """Names an (instructor's) cell binds with import statements: `np`, `nd`, `check`..."""
+    found = set()
+    for node in ast.walk(_tree(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update((a.asname or a.name).partition('.')[0] for a in node.names if a.name != '*')
+    return found
+
+
+def imported_modules(instructor):
+    """Modules the instructor's cells import, and {alias: module} of `import m as alias`."""
+    modules, aliases = set(), {}
+    for cell in instructor:
+        if cell.kind != 'code':
+            continue
+        for node in ast.walk(_tree(cell.source)):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    modules.add(a.name)
+                    aliases[(a.asname or a.name).partition('.')[0]] = a.name if a.asname else a.name.partition('.')[0]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module)
+    return modules, aliases
+
+
+def compiled_tests(instructor, student):
+    """{grade id: [part, ...]} of every test cell, compiled by autograder/rewrite.py for a
+    reference run (`student=False`) or a student run; parts are plan-ready dicts."""
+    import base64
+
+    from autograder import rewrite
+    reads = {}
+    for cell in instructor:
+        if cell.kind == 'code':
+            reads[cell.grade_id or id(cell)] = {n.id for n in ast.walk(_tree(cell.source))
+                                                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    tests = {}
+    for cell in instructor:
+        if cell.is_test:
+            keep = set().union(*(names for key, names in reads.items() if key != cell.grade_id))
+            parts = rewrite.compile_test(cell.source, f'<{cell.label}>', student=student, keep=keep)
+            tests[cell.grade_id] = [{'label': p.label, 'code': base64.b64encode(p.code).decode(), 'names': p.names}
+                                    for p in parts]
+    return tests
+
+
+def watched_functions(instructor, aliases):
+    """'module.function' for every call `alias.function(...)` in the test cells, where `alias`
+    is a module the instructor imported (np -> numpy): the harness checks their code,
+    defaults and closures as well as their identity."""
+    found = set()
+    for cell in instructor:
+        if cell.is_test:
+            for node in ast.walk(_tree(cell.source)):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                        and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases:
+                    found.add(f'{aliases[node.func.value.id]}.{node.func.attr}')
+    return sorted(found)
 
 
 def stub_sources(student_edition):

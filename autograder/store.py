@@ -62,18 +62,23 @@ class Store:
         except OSError:
             raise SystemExit(f'error: another `./course grade` is grading {self.ch.id} right now') from None
 
-    def seed(self, requested=None):
-        """The hidden-case seed offset of this chapter's grading: chosen once at random and
-        kept, so reruns are reproducible; --seed sets it explicitly."""
-        path = self.root / 'seed.json'
+    def secret(self, requested=None):
+        """The key from which every submission's hidden-case seed is derived (a keyed hash of
+        the student id and the notebook, see Assignment.seed_for). Made once at random and kept
+        in the store, readable by the grader only, so reruns agree and nobody can compute
+        another student's cases; `--seed N` derives it from N instead (a reproducible re-grade)."""
+        path = self.root / 'seed-key.json'
         stored = read_json(path, {})
-        if requested is not None and stored.get('seed') != requested:
-            stored = {'seed': int(requested)}
+        if requested is not None:
+            wanted = hashlib.sha256(f'minimx course seed {int(requested)}'.encode()).hexdigest()
+            if stored.get('key') != wanted:
+                stored = {'key': wanted}
+                write_json(path, stored)
+        if not isinstance(stored.get('key'), str) or len(stored['key']) != 64:
+            stored = {'key': secrets.token_hex(32)}
             write_json(path, stored)
-        if 'seed' not in stored:
-            stored = {'seed': secrets.randbelow(2 ** 31)}
-            write_json(path, stored)
-        return stored['seed']
+        os.chmod(path, 0o600)
+        return bytes.fromhex(stored['key'])
 
     def folder(self, key):
         return self.root / 'submissions' / key
@@ -97,8 +102,10 @@ class Store:
     def files_of(self, key, names):
         return {name: (self.folder(key) / 'files' / name).read_bytes() for name in names}
 
-    def reference_path(self, fingerprint):
-        return self.root / 'reference' / f'{fingerprint}.json'
+    def reference_dir(self, fingerprint):
+        """Cached reference records of one grader fingerprint: main.json (what every run shares),
+        seeds/<seed>.json (the hidden parts' records for one submission's cases), validated.json."""
+        return self.root / 'reference' / fingerprint
 
     def stage_dir(self):
         return self.root / 'stage'

@@ -108,19 +108,9 @@ def _judge_check(value, record, student_record):
     return Failure('this check failed', 'a hidden check failed')
 
 
-def _unstable(value, student_record, reference_record):
-    """For a check whose values differ between two reference runs (object ids...), the
-    student process's own verdict on plain values is all there is."""
-    if student_record.get('truth') is True and not isinstance(value, Unsupported):
-        return None
-    return Failure('this check failed', 'a hidden check failed')
-
-
 def _judge_equal(value, record, student_record):
     if isinstance(value, Unsupported):
         return _unsupported(value)
-    if record.get('unstable'):
-        return _unstable(value, student_record, record)
     expected, reference = decode(record.get('expected', ['none'])), decode(record['value'])
     if same(value, expected) or same(value, reference):
         return None
@@ -130,8 +120,6 @@ def _judge_equal(value, record, student_record):
 def _judge_array(value, record, student_record):
     if isinstance(value, Unsupported):
         return _unsupported(value)
-    if record.get('unstable'):
-        return _unstable(value, student_record, record)
     want = decode(record.get('expected', ['none']))
     want = want.array if isinstance(want, NDArrayLike) else want
     got = value.array if isinstance(value, NDArrayLike) else np.asarray(value) if _is_number(value) else value
@@ -179,7 +167,61 @@ def _judge_raises(value, record, student_record):
     return None
 
 
-JUDGES = {'check': _judge_check, 'equal': _judge_equal, 'array': _judge_array, 'raises': _judge_raises}
+def _judge_fact(value, record, student_record):
+    """`a is b` or np.shares_memory(a, b): a boolean the recorder computed, which must equal
+    the reference's expectation."""
+    if isinstance(value, Unsupported):
+        return _unsupported(value)
+    expected = decode(record.get('expected', ['none']))
+    if value is expected:
+        return None
+    if record['kind'] == 'same':
+        text = 'expected the very same object' if expected else 'expected a new object, got the same one'
+    else:
+        text = 'expected the arrays to share memory (a view, not a copy)' if expected else \
+            'expected a copy, got an array that shares memory with the input'
+    return Failure(text, text)
+
+
+RELATIONS = {'<': lambda a, b: a < b, '<=': lambda a, b: a <= b, '>': lambda a, b: a > b, '>=': lambda a, b: a >= b,
+             '!=': lambda a, b: not same(a, b), 'in': lambda a, b: any(same(a, x) for x in b),
+             'not in': lambda a, b: not any(same(a, x) for x in b)}
+
+
+def _plain_operand(x):
+    x = x.array if isinstance(x, NDArrayLike) else x
+    if isinstance(x, np.ndarray) and x.size == 1:
+        x = x.reshape(()).item()
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _judge_compare(value, record, student_record):
+    """`a < b` and the like, compared here on the two values the student's run recorded."""
+    op = (record.get('params') or {}).get('op')
+    if isinstance(value, Unsupported):
+        return _unsupported(value)
+    if not (isinstance(value, tuple) and len(value) == 2) or op not in RELATIONS:
+        return Failure('the comparison could not be read', 'the comparison could not be read')
+    a, b = (_plain_operand(x) for x in value)
+    for side in (a, b):
+        if isinstance(side, Unsupported):
+            return _unsupported(side)
+    numbers = all(isinstance(x, (bool, int, float)) for x in (a, b))
+    containers = op in ('in', 'not in') and isinstance(b, (tuple, list, frozenset, str, dict))
+    if not (numbers or containers or op == '!=' or (isinstance(a, str) and isinstance(b, str))):
+        text = f'expected two numbers to compare, got {type(a).__name__} and {type(b).__name__}'
+        return Failure(text, text)
+    try:
+        holds = bool(RELATIONS[op](a, list(b) if containers and not isinstance(b, str) else b))
+    except TypeError:
+        holds = False
+    if holds:
+        return None
+    return Failure(f'expected {short(a)} {op} {short(b)}', 'a comparison failed on a hidden case')
+
+
+JUDGES = {'check': _judge_check, 'equal': _judge_equal, 'array': _judge_array, 'raises': _judge_raises,
+          'same': _judge_fact, 'shares': _judge_fact, 'compare': _judge_compare}
 
 
 def judge(student_record, reference_record):
@@ -205,8 +247,10 @@ def mutated(student_records, reference_records, upto):
     return names
 
 
-def explain_error(error, hidden, memory_mb):
-    """A student-facing sentence for an exception the harness reported."""
+def explain_error(error, hidden, memory_mb, after=None):
+    """A student-facing sentence for an exception the harness reported. Once hidden tests have
+    run (`after` names the first exercise whose hidden part ran), messages are not shown: an
+    answer could carry hidden inputs out in them."""
     types, message = error.get('types') or ['Exception'], (error.get('message') or '').strip()
     name = types[0]
     where = error.get('where') or [None, None]
@@ -219,8 +263,13 @@ def explain_error(error, hidden, memory_mb):
         return f'ran out of memory (the limit is {memory_mb} MB)' + at
     if name == 'RecursionError':
         return 'maximum recursion depth exceeded (infinite recursion?)' + at
+    if name == 'NotAllowedWhileGrading':
+        return f'{message[:300]}' + at
     if hidden:
         return f'your code raised {name} on a hidden case' + at
+    if after:
+        return (f'your code raised {name}{at}; its message is not shown because the hidden tests of {after} '
+                f'ran before (run the notebook yourself to see it)')
     text = f'{name}: {message[:300]}' if message else name
     if name == 'NameError':
         text += ' -- the grader runs the notebook top to bottom in a fresh interpreter: does yours ' \
@@ -228,7 +277,7 @@ def explain_error(error, hidden, memory_mb):
     return text + at
 
 
-def judge_cell(grade_id, points, reference, student, memory_mb):
+def judge_cell(grade_id, points, reference, student, memory_mb, after_hidden=None):
     """The verdict for one test cell the student's run finished, given both runs' CellRun
     (cells that were skipped or never reached are the caller's: assignment._judge_test)."""
     refs, recs = reference.records, student.records
@@ -238,10 +287,13 @@ def judge_cell(grade_id, points, reference, student, memory_mb):
         hidden = r >= hidden_from
         if r >= len(recs):
             hidden = student.hidden_from is not None      # the run had reached the hidden part
-            text = explain_error(student.error, hidden, memory_mb) if student.error else \
+            text = explain_error(student.error, hidden, memory_mb, after_hidden) if student.error else \
                 f'the test stopped after {r} of {count}'
             return CellVerdict(grade_id, points, 0.0, _cap(f'{_position(r, hidden, hidden_from)}: {text}'))
         failure = judge(recs[r], ref)
+        if failure and after_hidden and ref.get('kind') == 'raises':
+            failure = Failure(f'raised a different error than expected (the message is not shown because the '
+                              f'hidden tests of {after_hidden} ran before)', failure.hidden)
         if failure:
             if hidden:
                 what = f'hidden check ({mask(ref.get("what", ""))}): {failure.hidden}'
@@ -254,7 +306,8 @@ def judge_cell(grade_id, points, reference, student, memory_mb):
             return CellVerdict(grade_id, points, 0.0, _cap(f'check {r + 1} of {len(refs)}, {what}'))
     if student.error:
         return CellVerdict(grade_id, points, 0.0,
-                           _cap(explain_error(student.error, student.hidden_from is not None, memory_mb)))
+                           _cap(explain_error(student.error, student.hidden_from is not None, memory_mb,
+                                              after_hidden)))
     if len(recs) != len(refs):
         return CellVerdict(grade_id, points, 0.0, f'ran {len(recs)} checks where a correct solution runs {len(refs)}')
     return CellVerdict(grade_id, points, points, f'passed ({count})')

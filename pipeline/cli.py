@@ -58,8 +58,9 @@ def main(argv=None):
     p.add_argument('submissions', help='folder holding <student>/<notebook>.ipynb')
     p.add_argument('--chapter', help='chapter id (guessed from the notebook names if omitted)')
     p.add_argument('--jobs', type=int, metavar='N', help='submissions graded at once (default: one per core)')
-    p.add_argument('--seed', type=int, metavar='N', help='seed offset of the hidden test cases (default: '
-                   'drawn once per chapter and kept in _grading/, so reruns agree)')
+    p.add_argument('--seed', type=int, metavar='N', help='derive the key of the hidden test cases from N '
+                   '(default: a random key made once per chapter and kept in _grading/; every submission\'s '
+                   'cases are a keyed hash of its student id and notebook, so reruns agree)')
     p.add_argument('--cell-timeout', type=float, metavar='S', default=CELL_TIMEOUT,
                    help=f'CPU seconds one cell may use; twice that in wall time (default {CELL_TIMEOUT})')
     p.add_argument('--timeout', type=float, metavar='S',

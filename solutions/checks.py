@@ -4,9 +4,9 @@ Shipped beside every student notebook. Each check says what was checked, what ca
 what was expected, so a failing test reads as advice rather than a bare AssertionError.
 Nothing is printed on success except by `passed`, so hidden tests stay silent.
 
-The grader runs the same test cells in *record mode* (see the end of this file): the checks
-then judge nothing in your process; they hand the values your code produced to the grader,
-which compares them with the reference solution's values outside your process.
+The grader does not use these functions: it compiles the same test cells with helpers of its
+own that record the values your code produced, and compares them with the reference
+solution's values outside your process (autograder/rewrite.py in the course repository).
 """
 import contextlib
 import io
@@ -31,15 +31,10 @@ def _numpy(value):
     return np.asarray(value)
 
 
-# Hidden tests draw their random cases from case_rng(n). The grader may shift every stream by
-# a per-run offset (so hidden inputs cannot be memorised); the reference is graded with the
-# same offset, so expected values always come from the same inputs.
-CASE_SEED_OFFSET = 0
-
-
 def case_rng(n):
-    """The random generator for a test's cases: numpy's default_rng(n), shifted by the grader."""
-    return np.random.default_rng(n + CASE_SEED_OFFSET)
+    """The random generator for a test's cases: numpy's default_rng(n). When grading, every
+    submission gets cases of its own (the grader shifts n by a seed derived from the submission)."""
+    return np.random.default_rng(n)
 
 
 @contextlib.contextmanager
@@ -73,16 +68,12 @@ def isolated():
 
 def check(condition, message):
     """Fail with `message` unless `condition` is true."""
-    if _recorder is not None:
-        return _recorder.check(condition, message)
     if not condition:
         raise CheckFailed(message)
 
 
 def check_equal(actual, expected, what):
     """`actual == expected` for plain values (ints, tuples, strings, dtypes)."""
-    if _recorder is not None:
-        return _recorder.check_equal(actual, expected, what)
     try:
         same = bool(actual == expected)
     except (ValueError, TypeError):          # arrays compare elementwise: not a plain value
@@ -93,8 +84,6 @@ def check_equal(actual, expected, what):
 
 def check_array(actual, expected, what, rtol=1e-5, atol=1e-6, dtype=None):
     """Shape, optional dtype, finiteness and values of an array, with readable messages."""
-    if _recorder is not None:
-        return _recorder.check_array(actual, expected, what, rtol, atol, dtype)
     got, want = _numpy(actual), _numpy(expected)
     if got.shape != want.shape:
         raise CheckFailed(f'{what}: expected shape {want.shape}, got shape {got.shape}')
@@ -115,8 +104,6 @@ def check_array(actual, expected, what, rtol=1e-5, atol=1e-6, dtype=None):
 
 def check_raises(exc_types, fn, match=None, what='the call'):
     """`fn()` must raise one of `exc_types`; with `match`, its message must contain that regex."""
-    if _recorder is not None:
-        return _recorder.check_raises(exc_types, fn, match, what)
     try:
         fn()
     except exc_types as err:
@@ -133,12 +120,4 @@ def check_raises(exc_types, fn, match=None, what='the call'):
 
 
 def passed(name):
-    if _recorder is None:            # in record mode nothing has been judged yet
-        print(f'✓ {name}: visible tests passed')
-
-
-# Record mode. The grader (autograder/harness/) sets `_recorder` before any student code runs
-# and sets it again before every test cell. Each check above then calls the recorder's method
-# of the same name, which serializes the *actual* value to plain data for the grader; nothing
-# is asserted here, and an `expected` computed in this process is never trusted.
-_recorder = None
+    print(f'✓ {name}: visible tests passed')

@@ -9,7 +9,7 @@ import pytest
 
 from autograder import verdict
 from autograder.harness import recorder
-from autograder.harness.run_notebook import RecordableChecks
+from autograder.rewrite import RecordableChecks
 from autograder import intake as intake_module
 from autograder.intake import intake
 from autograder.notebook import SubmissionError, match, parse, read_instructor, stub_sources
@@ -139,8 +139,8 @@ def test_an_input_changed_in_place_is_named():
     assert verdict.mutated(student, ref, 1) == ['x']
 
 
-def rewritten(code):
-    return ast.unparse(RecordableChecks().visit(ast.parse(code)))
+def rewritten(code, hidden=True):
+    return ast.unparse(RecordableChecks(hidden).visit(ast.parse(code)))
 
 
 def test_test_code_is_rewritten_to_record_values():
@@ -149,7 +149,12 @@ def test_test_code_is_rewritten_to_record_values():
     assert rewritten('assert ok') == "check(ok, 'ok')"
     assert rewritten('np.testing.assert_allclose(a, b, rtol=0.1)') == \
         "check_array(a, b, 'numpy.testing.assert_allclose', rtol=0.1, atol=0.0)"
-    assert rewritten("check(a is b, 'm')") == "check(a is b, 'm')"
+    assert rewritten("check(a is b, 'm')") == "check_same(a, b, 'm', expect=True)"
+    assert rewritten("check(not np.shares_memory(a, b), 'm')") == "check_shares_memory(a, b, 'm', expect=False)"
+    assert rewritten("check(x < y, 'm')") == "check_compare(x, '<', y, 'm')"
+    assert rewritten("check(p is q and x < 2, 'm')") == "check_same(p, q, 'm', expect=True)\ncheck_compare(x, '<', 2, 'm')"
+    # A visible part keeps conditions whose operands need not be plain values.
+    assert rewritten("check(x < y and p, 'm')", hidden=False) == "check(x < y and p, 'm')"
 
 
 def test_strict_parse():

@@ -1,13 +1,13 @@
-"""Record mode for checks.py: turn every check into a record of plain data for the grader.
+"""How test code's checks become records of plain data, inside the sandbox.
 
-Runs inside the sandbox, in the student's interpreter, so it trusts nothing it is handed.
-A value is serialized only if its *exact* type is a known plain type (bool, int, float,
-complex, str, bytes, None, tuple, list, dict, a numpy array or scalar of a numeric dtype, a
-dtype); the types are compared by identity with references captured before any student code
-ran, so no student `__eq__`, `__bool__`, `__array__` or metaclass is consulted. The one
-exception is an NDArray-like result, whose `.asnumpy()` is called and must return a real
-numpy array. Anything else is recorded as "unsupported" with its type name, and the grader
-scores it as wrong.
+Runs in the student's interpreter, so it trusts nothing it is handed. A value is serialized
+only if its *exact* type is a known plain type (bool, int, float, complex, str, bytes, None,
+tuple, list, dict, set, a numpy array or scalar of a numeric dtype, a dtype); the types are
+compared by identity with references captured before any student code ran, so no student
+`__eq__`, `__bool__`, `__array__` or metaclass is consulted. The one exception is an
+NDArray-like result, whose `.asnumpy()` is called and must return a real numpy array.
+Anything else is recorded as "unsupported" with its type name, and the grader scores it as
+wrong.
 
 Encoding (JSON, tagged lists): ["none"], ["bool", b], ["int", "123"], ["float", hex],
 ["complex", hex, hex], ["str", s], ["bytes", base64], ["tuple"|"list", [items]],
@@ -15,14 +15,13 @@ Encoding (JSON, tagged lists): ["none"], ["bool", b], ["int", "123"], ["float", 
 ["dtype", dtype], ["type", name], ["ndarray-like", array], ["unsupported", type, reason].
 Floats travel as float.hex, so NaN, Inf and every bit survive; arrays as raw bytes.
 
-In a student run the `expected` arguments are never recorded: the grader takes expected
-values only from the reference solution's run of the same cells. What the student run does
-record, besides the actual value, is the check's own verdict when *both* sides are plain
-values (`truth`): the grader uses it only for checks whose values legitimately differ from
-one run to the next (object ids, for instance), where comparing with the reference's values
-would be meaningless.
+`make_helpers` builds the functions compiled test code calls (autograder/rewrite.py). In a
+student run they are handed no expected values (the rewrite removed them) and record only
+what the student's code produced, plus two facts they compute themselves with functions
+captured at start-up: whether two objects are the same object, and whether two numpy arrays
+share memory. The grader judges every record outside the sandbox against the reference run's.
 """
-import base64
+import binascii
 import builtins
 import hashlib
 
@@ -37,7 +36,8 @@ FINGERPRINT_MAX_ELEMENTS = 1_000_000
 # Captured once, at import, before any student code: later patches cannot reach these.
 _type, _id, _len, _repr, _str = builtins.type, builtins.id, builtins.len, builtins.repr, builtins.str
 _bool, _int, _float, _isinstance = builtins.bool, builtins.int, builtins.float, builtins.isinstance
-_b64 = base64.b64encode
+_b2a = binascii.b2a_base64
+_b64 = lambda data: _b2a(data, newline=False)
 _blake2b = hashlib.blake2b
 _ndarray = np.ndarray
 _tobytes = np.ndarray.tobytes
@@ -47,8 +47,7 @@ _size_of = np.ndarray.size.__get__
 _array_bool = np.ndarray.__bool__
 _asarray = np.asarray
 _np_dtype = np.dtype
-_allclose, _array_equal, _isfinite = np.allclose, np.array_equal, np.isfinite
-_isfinite_all = lambda a: _isfinite(a).all()
+_shares_memory = np.shares_memory
 _generic_tobytes = np.generic.tobytes
 _generic_dtype = np.generic.dtype.__get__
 _type_name = type.__dict__['__name__'].__get__
@@ -56,12 +55,14 @@ _type_mro = type.__dict__['__mro__'].__get__
 _float_hex = float.hex
 _obj_getattr = object.__getattribute__
 _traceback_of = BaseException.__traceback__.__get__
+_dict_get, _dict_items = dict.get, dict.items
 _NUMPY_SCALAR_TYPES = {_id(t): t for t in set(np.sctypeDict.values())}
 _DTYPE_CLASSES = {_id(_type(np.dtype(t))): _type(np.dtype(t)) for t in set(np.sctypeDict.values())}
 _BUILTIN_TYPES = {_id(t): t for t in (bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)}
 _NUMBER_TYPES = (bool, int, float, complex)
 _TRUTHY_TYPES = (int, float, complex, str, bytes, tuple, list, dict)
 _NUMERIC_KINDS = 'biufc'
+_SYNTAX_ERRORS = {_id(t): t for t in (SyntaxError, IndentationError, TabError)}
 
 
 def type_name(value):
@@ -179,45 +180,6 @@ def encode_array_like(value, trusted=False):
     return ['ndarray-like', _array(result)]
 
 
-def is_plain(encoded):
-    """True if nothing inside an encoded value is 'unsupported'."""
-    tag = encoded[0]
-    if tag == 'unsupported':
-        return False
-    if tag in ('tuple', 'list', 'set'):
-        return all(is_plain(v) for v in encoded[1])
-    if tag == 'dict':
-        return all(is_plain(k) and is_plain(v) for k, v in encoded[1])
-    return True
-
-
-def equal_truth(encoded_actual, actual, expected):
-    """check_equal's own verdict, trusted only when both sides encode as plain values."""
-    if not (is_plain(encoded_actual) and is_plain(encode(expected))):
-        return None
-    try:
-        return _bool(actual == expected)
-    except (ValueError, TypeError):
-        return False
-
-
-def array_truth(encoded_actual, actual, expected, rtol, atol, dtype):
-    """check_array's own verdict on plain arrays (None if either side is not plain)."""
-    if encoded_actual[0] != 'array' or encode_array_like(expected)[0] != 'array':
-        return None
-    got, want = _asarray(actual), _asarray(expected)
-    if _shape_of(got) != _shape_of(want):
-        return False
-    if dtype is not None and _dtype_of(got) != _np_dtype(dtype):
-        return False
-    if _dtype_of(got).kind in 'fc' and not _isfinite_all(got) and _isfinite_all(want):
-        return False
-    try:
-        return _bool(_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
-    except TypeError:
-        return _bool(_array_equal(got, want))
-
-
 def encode_truth(value):
     """What `check(condition)` judges: the truth of a plain value."""
     t = _type(value)
@@ -238,47 +200,68 @@ def text(value):
     return value[:MAX_TEXT] if _type(value) is str else f'<{type_name(value)}>'
 
 
-def describe_exception(err, cell_files):
-    """Type names, message and the innermost notebook line of an exception."""
-    cls = _type(err)
-    names = [_type_name(c) for c in _type_mro(cls)]
+def exception_message(err):
+    """`str(err)` as text; a student's `__str__` may return anything or raise."""
     try:
         message = _str(err)
-        message = message[:MAX_TEXT] if _type(message) is str else ''
-    except BaseException:                        # a student __str__ may raise anything
-        message = '<the message could not be read>'
-    where = None
+        return message[:MAX_TEXT] if _type(message) is str else ''
+    except BaseException:
+        return '<the message could not be read>'
+
+
+def where_in_notebook(err, cell_files):
+    """[cell label, line] of the innermost notebook line in an exception's traceback. Only
+    C-level attributes are read; the frames stay here (the audit hook lets this one function,
+    and no other code, read `tb_frame`)."""
+    where, steps = None, 0
     try:
         tb = _traceback_of(err)
-        steps = 0
         while tb is not None and steps < 1000:
             filename = tb.tb_frame.f_code.co_filename
-            if filename in cell_files:
+            if _type(filename) is str and filename in cell_files:
                 where = [cell_files[filename], tb.tb_lineno]
             tb, steps = tb.tb_next, steps + 1
     except Exception:
         pass
-    if _isinstance(err, SyntaxError):
-        lineno = getattr(err, 'lineno', None)
-        where = [cell_files.get(getattr(err, 'filename', None)), lineno if _type(lineno) is int else None]
+    return where
+
+
+def describe_exception(err, cell_files):
+    """Type names, message and the innermost notebook line of an exception."""
+    names = [_type_name(c) for c in _type_mro(_type(err))]
+    message = exception_message(err)
+    where = where_in_notebook(err, cell_files)
+    if _type(err) is SyntaxError or _by_identity(_SYNTAX_ERRORS, _type(err)):
+        lineno = err.lineno
+        filename = err.filename
+        where = [cell_files.get(filename) if _type(filename) is str else None, lineno if _type(lineno) is int else None]
     return {'types': names[:20], 'message': message, 'where': where}
 
 
-def fingerprints(namespace, names):
-    """Short digests of the arrays bound to `names` (numpy arrays and NDArray buffers), so the
-    grader can tell when student code changed an input in place."""
+def _array_in(value):
+    """The numpy array a name is bound to: itself, or an NDArray's `_data` buffer."""
+    if _type(value) is _ndarray:
+        return value
+    try:
+        attrs = _obj_getattr(value, '__dict__')
+    except Exception:
+        return None
+    inner = _dict_get(attrs, '_data') if _type(attrs) is dict else None
+    return inner if _type(inner) is _ndarray else None
+
+
+def fingerprints(scopes, names):
+    """Short digests of the arrays bound to `names` in the first of `scopes` (dicts) that has
+    them, so the grader can tell when student code changed an input in place."""
     found = {}
     for name in names:
-        value = namespace.get(name)
-        if _type(value) is not _ndarray:
-            try:
-                attrs = _obj_getattr(value, '__dict__')
-            except Exception:
-                continue
-            value = attrs.get('_data') if _type(attrs) is dict else None
-            if _type(value) is not _ndarray:
-                continue
-        if _size_of(value) > FINGERPRINT_MAX_ELEMENTS or _dtype_of(value).kind not in _NUMERIC_KINDS:
+        value = None
+        for scope in scopes:
+            if _type(scope) is dict and name in scope:
+                value = _dict_get(scope, name)
+                break
+        value = _array_in(value)
+        if value is None or _size_of(value) > FINGERPRINT_MAX_ELEMENTS or _dtype_of(value).kind not in _NUMERIC_KINDS:
             continue
         digest = _blake2b(_tobytes(value, 'C'), digest_size=8)
         digest.update(_repr(_shape_of(value)).encode() + _dtype_of(value).str.encode())
@@ -286,53 +269,101 @@ def fingerprints(namespace, names):
     return found
 
 
-class Recorder:
-    """The object checks.py calls in record mode; one method per check."""
+# -- JSON from C primitives --------------------------------------------------------------------
+# The channel's lines are written with these instead of the json module, whose encoder is a
+# Python class that student code could patch; the string escaping is _json's C function.
+def _quote_function():
+    import _json
+    return _json.encode_basestring_ascii
 
-    def __init__(self, send, reference):
-        self._send = send                  # the harness's channel, captured at start
-        self._reference = reference        # the reference run also records expected values
-        self.cell = None                   # set by the harness: (index, namespace, names)
 
-    def _record(self, kind, value, what, **extra):
-        if self.cell is None:              # a check called outside a test cell: not graded
-            return
-        index, namespace, names = self.cell
-        self._send(t='rec', i=index, kind=kind, what=text(what), value=value,
-                   fp=fingerprints(namespace, names), **extra)
+_quote = _quote_function()
 
-    def check(self, condition, message):
-        self._record('check', encode_truth(condition), message)
 
-    def check_equal(self, actual, expected, what):
-        value = encode(actual)
-        truth = equal_truth(value, actual, expected)
-        if not self._reference:
-            del expected                   # judged above if plain, never recorded
-            return self._record('equal', value, what, truth=truth)
-        self._record('equal', value, what, truth=truth, expected=encode(expected))
+def dumps(value, depth=0):
+    """JSON text of None, bools, ints, strs, lists, tuples and dicts with str keys."""
+    t = _type(value)
+    if t is str:
+        return _quote(value)
+    if value is None:
+        return 'null'
+    if value is True:
+        return 'true'
+    if value is False:
+        return 'false'
+    if t is int:
+        return int.__repr__(value)
+    if t is float:                               # only parameters (rtol, atol) travel as floats
+        text = float.__repr__(value)
+        return {'inf': 'Infinity', '-inf': '-Infinity', 'nan': 'NaN'}.get(text, text)
+    if depth > 60:
+        raise ValueError('nested too deeply to send')
+    if t is list or t is tuple:
+        return '[' + ','.join([dumps(v, depth + 1) for v in value]) + ']'
+    if t is dict:
+        return '{' + ','.join([_quote(k) + ':' + dumps(v, depth + 1) for k, v in _dict_items(value)]) + '}'
+    raise ValueError(f'cannot send a {type_name(value)}')
 
-    def check_array(self, actual, expected, what, rtol=1e-5, atol=1e-6, dtype=None):
-        value = encode_array_like(actual)
-        truth = array_truth(value, actual, expected, rtol, atol, dtype)
-        if not self._reference:
-            del expected
-            return self._record('array', value, what, truth=truth)
-        params = {'rtol': _float(rtol), 'atol': _float(atol),
-                  'dtype': None if dtype is None else _np_dtype(dtype).str}
-        self._record('array', value, what, truth=truth,
-                     expected=encode_array_like(expected, trusted=True), params=params)
 
-    def check_raises(self, exc_types, fn, match=None, what='the call'):
+# -- the helpers compiled test code calls ------------------------------------------------------
+def make_helpers(record, reference, case_seed, isolated, namespace):
+    """{name: function} for the keyword-only parameters of every compiled test part (see
+    autograder/rewrite.py). `record(kind, what, value, scope, extra)` sends one record;
+    `case_seed()` is this run's hidden-case seed offset; `isolated` is checks.isolated."""
+    default_rng = np.random.default_rng
+
+    def check(condition, message=None, *, _scope=None):
+        record('check', message, encode_truth(condition), _scope, {})
+
+    def check_equal(actual, expected=None, what=None, *, _scope=None):
+        extra = {'expected': encode(expected)} if reference else {}
+        record('equal', what, encode(actual), _scope, extra)
+
+    def check_array(actual, expected=None, what=None, rtol=1e-5, atol=1e-6, dtype=None, *, _scope=None):
+        extra = {}
+        if reference:
+            extra = {'expected': encode_array_like(expected, trusted=True),
+                     'params': {'rtol': _float(rtol), 'atol': _float(atol),
+                                'dtype': None if dtype is None else _np_dtype(dtype).str}}
+        record('array', what, encode_array_like(actual), _scope, extra)
+
+    def check_raises(exc_types, fn, match=None, what='the call', *, _scope=None):
         try:
             fn()
         except Exception as err:
-            info = describe_exception(err, {})
-            value = ['raised', info['types'], info['message']]
+            value = ['raised', [_type_name(c) for c in _type_mro(_type(err))][:20], exception_message(err)]
         else:
             value = ['none']
-        if not self._reference:
-            return self._record('raises', value, what)
-        wanted = exc_types if _type(exc_types) is tuple else (exc_types,)
-        params = {'types': [_type_name(t) for t in wanted], 'match': match}
-        self._record('raises', value, what, params=params)
+        extra = {}
+        if reference:
+            wanted = exc_types if _type(exc_types) is tuple else (exc_types,)
+            extra = {'params': {'types': [_type_name(t) for t in wanted], 'match': match}}
+        record('raises', what, value, _scope, extra)
+
+    def check_same(actual, other, what=None, expect=None, *, _scope=None):
+        extra = {'expected': ['bool', _bool(expect)]} if reference else {}
+        record('same', what, ['bool', actual is other], _scope, extra)
+
+    def check_shares_memory(actual, other, what=None, expect=None, *, _scope=None):
+        if _type(actual) is _ndarray and _type(other) is _ndarray:
+            value = ['bool', _bool(_shares_memory(actual, other))]
+        else:
+            value = _unsupported(actual if _type(actual) is not _ndarray else other,
+                                 'np.shares_memory needs two numpy arrays')
+        extra = {'expected': ['bool', _bool(expect)]} if reference else {}
+        record('shares', what, value, _scope, extra)
+
+    def check_compare(actual, op, other, what=None, *, _scope=None):
+        extra = {'params': {'op': op}} if reference else {}
+        record('compare', what, ['tuple', [encode(actual), encode(other)]], _scope, extra)
+
+    def passed(name):
+        return None
+
+    def case_rng(n):
+        return default_rng(n + case_seed())
+
+    return {'check': check, 'check_equal': check_equal, 'check_array': check_array,
+            'check_raises': check_raises, 'check_same': check_same, 'check_shares_memory': check_shares_memory,
+            'check_compare': check_compare, 'passed': passed, 'case_rng': case_rng, 'isolated': isolated,
+            '__notebook__': namespace}

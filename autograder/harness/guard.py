@@ -1,0 +1,328 @@
+"""What notebook code may not do in the harness's interpreter, and what the kernel refuses it.
+
+Student code and the grader's test code share one interpreter, so every object is in the end
+reachable from student code: through frames, the garbage collector's object lists, tracing,
+threads that run beside the tests, or ctypes. The harness keeps its state where no attribute
+walk leads (closures of functions nothing reachable refers to) and this module closes the
+other ways in:
+
+- an audit hook (PEP 578), installed before the first cell, *refuses* -- raises
+  `NotAllowedWhileGrading` -- every event that yields a frame (`sys._getframe`, a traceback's
+  `tb_frame`, a generator's `gi_frame`, ...), lists live objects (`gc.get_objects`,
+  `gc.get_referrers`, `gc.get_referents`), traces (`sys.settrace`, `sys.setprofile`), adds
+  an audit hook, starts a thread or uses ctypes, writes a function's `__code__`, or swaps a
+  module's class. A few library functions need a frame for their own use and give nothing of
+  it back (namedtuple's module name, traceback's text summaries, logging's caller): those
+  exact functions, identified by their code objects captured at start-up, keep working.
+- code objects that student code creates (compile, exec, eval, marshal then FunctionType) are
+  student code from then on, whatever file name they claim: while student code is on the
+  stack, defaults of other code may not be rewritten, and the events it causes are counted
+  for the instructor (`attention.csv`) -- by count, so a submission is flagged when it
+  introspects more than the reference solution does.
+- the kernel (seccomp, set up by `lockdown` before any student code) refuses to install
+  signal handlers (a handler receives the frame it interrupted) and threads (a thread could
+  run while the harness's hook is busy, or race the tests), and refuses ptrace and reading
+  another process's memory; the harness process is made non-dumpable, so its /proc files
+  (/proc/self/mem among them) belong to root.
+
+What remains possible is said in the README ("What the grader does not defend against").
+"""
+import sys
+
+FRAME_EVENTS = frozenset({'sys._getframe', 'sys._current_frames'})
+FRAME_ATTRIBUTES = frozenset({'tb_frame', 'gi_frame', 'cr_frame', 'ag_frame'})
+ALWAYS_REFUSED = frozenset({'gc.get_objects', 'gc.get_referrers', 'gc.get_referents', 'sys.settrace',
+                            'sys.setprofile', 'sys.addaudithook', '_thread.start_new_thread'})
+DEFAULTS = frozenset({'__defaults__', '__kwdefaults__'})
+TAINTING = frozenset({'compile', 'exec', 'function.__new__'})
+# Worth an instructor's look when student code makes them (counted, not refused).
+WATCHED = frozenset({
+    'os.system', 'subprocess.Popen', 'os.exec', 'os.posix_spawn', 'os.spawn', 'os.fork', 'os.forkpty',
+    'os.kill', 'os.killpg', 'signal.pthread_kill', 'socket.connect', 'socket.bind', 'socket.getaddrinfo',
+    'os.remove', 'os.rmdir', 'os.rename', 'shutil.rmtree', 'os.chdir', 'os.putenv', 'os.unsetenv',
+    'builtins.input', 'marshal.loads', 'pickle.find_class', 'os.listdir', 'os.scandir', 'import', 'open',
+    'code.__new__', 'function.__new__', 'object.__getattr__', 'object.__setattr__', 'object.__delattr__'})
+PATH_EVENTS = frozenset({'open', 'os.remove', 'os.rmdir', 'os.rename', 'shutil.rmtree', 'os.chdir',
+                         'os.listdir', 'os.scandir'})
+INTROSPECTION = frozenset({'__code__', '__defaults__', '__kwdefaults__', 'f_code', 'gi_code', 'cr_code', 'ag_code'})
+MAX_KEYS = 200
+MAX_STACK = 10_000
+
+NotAllowedWhileGrading = type('NotAllowedWhileGrading', (AttributeError, ValueError), {
+    '__module__': 'grading',
+    '__doc__': 'Raised when notebook code asks for something grading does not allow (frames, the garbage '
+               "collector's object lists, tracing, threads, ctypes, rewriting code).",
+})
+REASON = ('is not allowed while a notebook is graded, because it would let notebook code read or change the '
+          'tests: remove this call from your notebook (off limits: frames, the garbage collector\'s object lists, '
+          'tracing, threads, ctypes, rewriting code)')
+
+
+def _code(function):
+    return getattr(function, '__func__', function).__code__
+
+
+def frame_users(trusted_functions=()):
+    """{code object: condition(frame) or None}: the library functions allowed to take a frame,
+    because they keep it to themselves. `condition` sees the frame that asked."""
+    import collections
+    import enum
+    import logging
+    import traceback
+    import typing
+
+    allowed = {_code(f): None for f in (collections.namedtuple, typing._caller, enum.EnumType._create_,
+                                        traceback.extract_stack, traceback.format_stack, traceback.print_stack,
+                                        *trusted_functions)}
+    summarize = _code(traceback.StackSummary._extract_from_extended_frame_gen)
+    inner = next(c for c in _code(traceback.StackSummary.extract).co_consts
+                 if getattr(c, 'co_name', None) == 'extended_frame_gen')
+
+    def summarized(frame):
+        """The frames go into text summaries, without their local variables."""
+        consumer = frame.f_back
+        return consumer is not None and consumer.f_code is summarize and consumer.f_locals.get('capture_locals') is False
+
+    def summarized_via_extract(frame):
+        consumer = frame.f_back
+        return consumer is not None and consumer.f_code is inner and summarized(consumer)
+
+    allowed[_code(traceback._walk_tb_with_full_positions)] = summarized
+    allowed[_code(traceback.walk_tb)] = summarized_via_extract
+    find_caller = _code(logging.Logger.findCaller)
+    allowed[_code(logging.currentframe)] = lambda frame: frame.f_back is not None and frame.f_back.f_code is find_caller
+    api = sys.modules.get('matplotlib._api')
+    if api is not None and hasattr(api, 'warn_external'):
+        allowed[_code(api.warn_external)] = None
+    cbook = sys.modules.get('matplotlib.cbook')
+    if cbook is not None and hasattr(cbook, '_get_running_interactive_framework'):
+        allowed[_code(cbook._get_running_interactive_framework)] = None
+    return allowed
+
+
+def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
+    """(hook, arm, take_counts). `student_files` is the set of file names of student code (it
+    grows as student code compiles more); `allowed` is frame_users()."""
+    getframe, type_of, str_type, code_type = sys._getframe, type, str, type(_code(frame_users))
+    import gc
+    import os
+    gc_enabled, gc_disable, gc_enable = gc.isenabled, gc.disable, gc.enable
+    fsdecode = os.fsdecode
+    module_type = type(sys)
+    function_type = type(frame_users)
+    join = ''.join
+    routine_reads = tuple(routine_reads)
+    private_dir = private_dir.rstrip('/') + '/'
+    state = {'armed': False, 'busy': False}
+    counts = {}
+
+    def name_of(value):
+        """An exact str for a file name of any type, without running its methods."""
+        if type_of(value) is str_type:
+            return value
+        if type_of(value) is bytes:
+            return fsdecode(value)
+        if isinstance(value, str_type):
+            return join([value])             # a str subclass: an exact copy
+        return '<not a string>'
+
+    def is_student(code):
+        filename = code.co_filename
+        return type_of(filename) is not str_type or filename in student_files
+
+    def student_on_stack(frame):
+        steps = 0
+        while frame is not None and steps < MAX_STACK:
+            if is_student(frame.f_code):
+                return True
+            frame, steps = frame.f_back, steps + 1
+        return steps >= MAX_STACK
+
+    def taint(code, depth=0):
+        if type_of(code) is not code_type or depth > 50:
+            return
+        student_files.add(name_of(code.co_filename))
+        for const in code.co_consts:
+            taint(const, depth + 1)
+
+    def count(key):
+        if key in counts or len(counts) < MAX_KEYS:
+            counts[key] = counts.get(key, 0) + 1
+
+    def frame_allowed(caller):
+        if caller is None:
+            return False
+        code = caller.f_code
+        if code not in allowed or is_student(code):
+            return False
+        condition = allowed[code]
+        return condition is None or bool(condition(caller))
+
+    def detail(event, args):
+        if event == 'import':
+            return str_type(args[0]).partition('.')[0] if type_of(args[0]) is str_type else ''
+        if event in PATH_EVENTS:
+            path = args[0] if args else None
+            if path is None or type_of(path) is int:
+                return None
+            path = name_of(path)
+            if path.startswith(private_dir) or not path.startswith('/'):
+                return None
+            if event == 'open':
+                mode = args[1] if len(args) > 1 else 'r'
+                writing = (type_of(mode) is str_type and any(c in mode for c in 'wax+')) or \
+                    (type_of(mode) is int and mode & (os.O_WRONLY | os.O_RDWR))
+                if not writing and path.startswith(routine_reads):
+                    return None
+                return ('for writing ' if writing else '') + path[:120]
+            if event in ('os.listdir', 'os.scandir') and path.startswith(routine_reads):
+                return None
+            return path[:120]
+        if event in ('object.__getattr__', 'object.__setattr__', 'object.__delattr__'):
+            return args[1] if len(args) > 1 and type_of(args[1]) is str_type else ''
+        if event in ('os.kill', 'os.killpg'):
+            return f'{args[0] if type_of(args[0]) is int else "?"} {args[1] if type_of(args[1]) is int else "?"}'
+        return ''
+
+    def judge(event, args):
+        """None, or why the event is refused. Runs with the hook marked busy."""
+        caller = getframe(3)                  # judge <- guarded <- hook <- the code that asked
+        if event in FRAME_EVENTS or (event == 'object.__getattr__' and args[1] in FRAME_ATTRIBUTES):
+            if frame_allowed(caller):
+                return None
+            return event if event in FRAME_EVENTS else f'reading {args[1]}'
+        if event in ALWAYS_REFUSED or event.startswith('ctypes.'):
+            return event
+        if event == 'import' and type_of(args[0]) is str_type and args[0].partition('.')[0] in forbidden:
+            return 'import'
+        on_stack = None
+        if event in TAINTING or event in WATCHED or event in ('object.__setattr__', 'object.__delattr__'):
+            on_stack = student_on_stack(caller)
+        if on_stack and event in TAINTING:
+            if event == 'compile':
+                student_files.add(name_of(args[1]) if len(args) > 1 else '<unknown>')
+            else:
+                taint(args[0])
+        if event in ('object.__setattr__', 'object.__delattr__'):
+            target, name = args[0], args[1]
+            if name == '__code__':
+                return f'setting {name}'
+            if name == '__class__' and type_of(target) is module_type:
+                return 'changing a module\'s class'
+            if name in DEFAULTS and on_stack and not (type_of(target) is function_type and is_student(target.__code__)):
+                return f'setting {name} of code that is not yours'
+        if event == 'code.__new__' and (on_stack if on_stack is not None else student_on_stack(caller)):
+            return 'creating a code object'
+        if on_stack and event in WATCHED:
+            if event == 'object.__getattr__' and args[1] not in INTROSPECTION:
+                return None
+            what = detail(event, args)
+            if what is not None:
+                count(f'{event} {what}'.strip())
+        return None
+
+    def guarded(event, args):
+        was_enabled = gc_enabled()
+        gc_disable()                          # no finalizer may run while the hook is busy
+        try:
+            return judge(event, args)
+        finally:
+            if was_enabled:
+                gc_enable()
+
+    def hook(event, args):
+        if state['busy'] or not state['armed']:
+            return
+        state['busy'] = True
+        try:
+            refused = guarded(event, args)
+        finally:
+            state['busy'] = False
+        if refused is not None:
+            count(f'refused {refused}')
+            if refused == 'import':
+                raise ImportError(f'{args[0]} is not available when grading: this course builds everything '
+                                  f'on numpy alone')
+            raise NotAllowedWhileGrading(f'{refused} {REASON}')
+
+    def arm():
+        state['armed'] = True
+
+    def take_counts():
+        taken = dict(counts)
+        counts.clear()
+        return taken
+
+    return hook, arm, take_counts
+
+
+# -- the kernel's part ---------------------------------------------------------------------------
+# seccomp_data: int nr @0, u32 arch @4, u64 ip @8, u64 args[6] @16. Syscall numbers per architecture.
+_ARCHES = {
+    'x86_64': (0xC000003E, {'rt_sigaction': 13, 'ptrace': 101, 'process_vm_readv': 310, 'process_vm_writev': 311,
+                            'pidfd_getfd': 438, 'clone': 56, 'clone3': 435}),
+    'aarch64': (0xC00000B7, {'rt_sigaction': 134, 'ptrace': 117, 'process_vm_readv': 270, 'process_vm_writev': 271,
+                             'pidfd_getfd': 438, 'clone': 220, 'clone3': 435}),
+}
+_LD, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050001, 0x00050026
+_CLONE_THREAD = 0x00010000
+
+
+def seccomp_program(machine):
+    """A BPF filter. EPERM for: rt_sigaction with a new action (a Python signal handler is
+    handed the frame it interrupted), clone with CLONE_THREAD (a thread would run beside the
+    tests), ptrace and cross-process memory access; ENOSYS for clone3, whose flags a filter
+    cannot read (the C library then falls back to clone). Everything else is allowed; fork
+    too. None for an architecture we have no table for."""
+    if machine not in _ARCHES:
+        return None
+    arch, nr = _ARCHES[machine]
+    denied = [nr['ptrace'], nr['process_vm_readv'], nr['process_vm_writev'], nr['pidfd_getfd']]
+    prog = [(_LD, 0, 0, 4), (_JEQ, 1, 0, arch), (_RET, 0, 0, _EPERM),       # another ABI: refuse
+            (_LD, 0, 0, 0)]
+    if machine == 'x86_64':
+        prog.append((_JGE, 0, 1, 0x40000000))                                 # x32 numbers: refuse
+        prog.append((_RET, 0, 0, _EPERM))
+    for number in denied:
+        prog += [(_JEQ, 0, 1, number), (_RET, 0, 0, _EPERM)]
+    prog += [(_JEQ, 0, 1, nr['clone3']), (_RET, 0, 0, _ENOSYS),
+             (_JEQ, 0, 3, nr['clone']),
+             (_LD, 0, 0, 16), (_JSET, 0, 1, _CLONE_THREAD), (_RET, 0, 0, _EPERM),   # flags, low 32 bits
+             (_LD, 0, 0, 0),                                                 # the number again
+             (_JEQ, 1, 0, nr['rt_sigaction']), (_RET, 0, 0, _ALLOW),
+             (_LD, 0, 0, 24), (_JEQ, 1, 0, 0), (_RET, 0, 0, _EPERM),          # act, low 32 bits
+             (_LD, 0, 0, 28), (_JEQ, 1, 0, 0), (_RET, 0, 0, _EPERM),          # act, high 32 bits
+             (_RET, 0, 0, _ALLOW)]                                           # act == NULL: a query
+    return prog
+
+
+def lockdown():
+    """Make this process non-dumpable and install the seccomp filter; returns what could not be
+    done (an empty list when everything is in place)."""
+    import ctypes
+    import platform
+
+    problems = []
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    if prctl(4, 0, 0, 0, 0) != 0:                      # PR_SET_DUMPABLE
+        problems.append('could not make the harness non-dumpable')
+    if prctl(38, 1, 0, 0, 0) != 0:                     # PR_SET_NO_NEW_PRIVS, required for seccomp
+        problems.append('no_new_privs is not available')
+    program = seccomp_program(platform.machine())
+    if program is None:
+        return problems + [f'no seccomp table for {platform.machine()}']
+
+    class Filter(ctypes.Structure):
+        _fields_ = [('code', ctypes.c_ushort), ('jt', ctypes.c_ubyte), ('jf', ctypes.c_ubyte), ('k', ctypes.c_uint)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(program))(*[Filter(*op) for op in program])
+    fprog = Program(len(program), filters)
+    if prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:   # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        problems.append(f'seccomp failed (errno {ctypes.get_errno()})')
+    return problems
