@@ -317,12 +317,14 @@ def score(assignment, state, structure: Structure, run, reference):
                                                                      after_hidden.get(i))
     if run.tampered:
         attention.append(f'wrote to the grader\'s report channel ({run.tampered}); later tests were not run')
-    refused = {k: n for k, n in run.events.items() if k.startswith('refused ')}
+    refused = {k[8:]: n for k, n in run.events.items() if k.startswith('refused ')}
     if refused:
-        notes.append('grading refused ' + ', '.join(f'{k[8:]} ({n}x)' for k, n in sorted(refused.items()))[:400]
-                     + ': frames, the garbage collector\'s object lists, tracing, threads and ctypes are off limits '
-                       'to notebook code while it is graded')
-    attention += suspicious_events(run.events, assignment.reference_events)
+        listed = ', '.join(f'{k} ({n}x)' for k, n in sorted(refused.items()))[:400]
+        notes.append(f'grading refused {listed}: frames, the garbage collector\'s object lists, tracing, threads, '
+                     f'ctypes, rewriting code and libraries outside the course are off limits while a notebook is graded')
+        attention.append(f'refused {listed}')
+    attention += suspicious_events({k: n for k, n in run.events.items() if not k.startswith('refused ')},
+                                   assignment.reference_events)
     attention += introspection_in_source(structure.answers, assignment.reference_answers())
     failed = [c.grade_id for c in assignment.tests if scores[c.grade_id] < c.points]
     status = 'graded'

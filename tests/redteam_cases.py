@@ -372,8 +372,7 @@ def build_cases(chapter, bug, port):
         # -- cheating --------------------------------------------------------------------------
         nb_case('patch_assert_helpers', wrong_v(PATCH_HELPERS), zero_v),
         nb_case('patch_the_recorder', wrong_v(PATCH_RECORDER), zero_v),
-        nb_case('patch_the_recorder_during_a_test', wrapped(V, PATCH_RECORDER + WRONG),
-                Expect(zero=(V.test,), feedback={V.test: 'replaced'})),
+        nb_case('patch_the_recorder_during_a_test', wrapped(V, PATCH_RECORDER + WRONG), zero_v),
         nb_case('lying_eq', wrapped(V, LIAR), Expect(zero=(V.test,), feedback={V.test: '_Liar'})),
         Case('files_beside_notebook', lambda folder: _beside(C, folder, wrap(C.correct(), V, WRONG)),
              Expect(zero=(V.test,), text='numpy.py', attention=True)),
@@ -418,7 +417,7 @@ time.time = time.perf_counter = time.monotonic = time.process_time = lambda: 0.0
 while True:
     pass'''), Expect(zero=(A.test,), feedback={A.test: 'CPU'})),
         nb_case('forbidden_library', wrapped(V, 'import torch\nreturn _original(*args, **kwargs)'),
-                Expect(zero=(V.test,), feedback={V.test: 'torch is not available'}, text='import torch')),
+                Expect(zero=(V.test,), feedback={V.test: 'ImportError'}, text='refused import torch', attention=True)),
         # -- resources -------------------------------------------------------------------------
         nb_case('infinite_loop_top_level', with_code(L.answer, 'while True:\n    pass'),
                 Expect(zero=(L.test,), text='CPU time')),

@@ -194,7 +194,7 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
         if event in ALWAYS_REFUSED or event.startswith('ctypes.'):
             return event
         if event == 'import' and type_of(args[0]) is str_type and args[0].partition('.')[0] in forbidden:
-            return 'import'
+            return f'import {args[0][:60]}'
         on_stack = None
         if event in TAINTING or event in WATCHED or event in ('object.__setattr__', 'object.__delattr__'):
             on_stack = student_on_stack(caller)
@@ -240,8 +240,8 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
             state['busy'] = False
         if refused is not None:
             count(f'refused {refused}')
-            if refused == 'import':
-                raise ImportError(f'{args[0]} is not available when grading: this course builds everything '
+            if refused.startswith('import '):
+                raise ImportError(f'{refused[7:]} is not available when grading: this course builds everything '
                                   f'on numpy alone')
             raise NotAllowedWhileGrading(f'{refused} {REASON}')
 
