@@ -164,9 +164,13 @@ def test_case_gets_its_expected_outcome(redteam, name):
             assert score == points[test], f'{test} scored {score}\n{describe(state)}'
     for test, text in expect.feedback.items():
         assert text in state['feedback'].get(test, ''), describe(state)
+    for test, texts in expect.feedback_any.items():
+        assert any(text in state['feedback'].get(test, '') for text in texts), describe(state)
     everything = ' '.join([state['message'], *state.get('notes', []), *state.get('attention', [])])
     if expect.text:
         assert expect.text in everything, describe(state)
+    if expect.text_any:
+        assert any(text in everything for text in expect.text_any), describe(state)
     if expect.attention:
         with open(redteam.tmp / 'grading' / 'reports' / CH.id / 'attention.csv') as f:
             flagged = {row['student'] for row in csv.DictReader(f)}
