@@ -3,6 +3,7 @@ intake and the store. The whole grader under attack is tests/test_redteam.py."""
 import ast
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from autograder.harness import recorder
 from autograder.harness.run_notebook import RecordableChecks
 from autograder import intake as intake_module
 from autograder.intake import intake
-from autograder.notebook import SubmissionError, match, parse, read_instructor, stub_sources
+from autograder.notebook import SubmissionError, match, parse, read_instructor, stub_sources, to_python
 from autograder.records import DType, PyType, Unsupported, decode
 from autograder.store import Store, write_atomically
 from pipeline.chapters import chapters
@@ -202,3 +203,29 @@ def test_only_allow_listed_files_travel_with_the_notebook(tmp_path, monkeypatch)
     assert state['files'] == ['weights.params']
     assert store.files_of('alice', state['files']) == {'weights.params': b'\x00\x01'}
     assert any('numpy.py' in note for note in state['notes'])
+
+
+def magic_heavy_cell(kb):
+    block = '%timeit -n1 -r1 1 + 1\n!echo hello\nx = 1\nfor i in range(2):\n    %time i * 2\n    y = !ls\n'
+    return block * (kb * 1024 // len(block))
+
+
+def test_magics_become_do_nothing_python_line_for_line():
+    source = ('x = (3\n     % 2)\n%timeit f()\nif x:\n    !echo hi\n    out = !ls\n    a, b = %who\n'
+              's = """\n%not a magic\n"""\nz = 1 != 2\n%time \\\n  g()\n')
+    out = to_python(source)
+    assert out.split('\n') == ['x = (3', '     % 2)', 'pass', 'if x:', '    pass', '    out = None',
+                               '    a, b = None, None', 's = """', '%not a magic', '"""', 'z = 1 != 2',
+                               'pass', '', '']
+    assert to_python('%%bash\necho hi\n') == 'pass\n\n' and to_python('y = 5 % 3\n') == 'y = 5 % 3\n'
+    compile(out, 'cell', 'exec')
+    assert 'get_ipython' not in to_python(magic_heavy_cell(10))
+
+
+def test_a_huge_magic_heavy_cell_is_transformed_in_linear_time():
+    source = magic_heavy_cell(170)
+    started = time.perf_counter()
+    out = to_python(source)
+    assert time.perf_counter() - started < 1.0
+    assert out.count('\n') == source.count('\n')
+    compile(out, 'cell', 'exec')
