@@ -8,12 +8,17 @@ cell id). Everything else in the submission -- edited, deleted, re-marked, renam
 duplicated cells, other metadata, the kernelspec -- is ignored and reported.
 """
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder.safe_text import safe_text
+
 MAX_NOTEBOOK_BYTES = 20 << 20
+MAX_ID = 100                # characters of a grade or cell id (the course's are short)
+MAX_POINTS = 10 ** 6        # more points than this in a cell's metadata is malformed
 
 
 class SubmissionError(ValueError):
@@ -56,7 +61,19 @@ def _reject_constant(name):
 
 
 def parse(data):
-    """Cells of a notebook given as bytes; SubmissionError says what is wrong with it."""
+    """(cells, metadata) of a notebook given as bytes; SubmissionError says what is wrong
+    with it. Whatever else goes wrong on a hostile file (a bug here, a library's exception)
+    is that submission's error too, never the batch's."""
+    try:
+        return _parse(data)
+    except SubmissionError:
+        raise
+    except Exception as err:
+        raise SubmissionError(f'the notebook could not be read ({type(err).__name__}: {safe_text(err, 200)}); '
+                              f're-download the chapter notebook and copy your answers into it') from None
+
+
+def _parse(data):
     if len(data) > MAX_NOTEBOOK_BYTES:
         raise SubmissionError(f'the notebook is {len(data) / 2**20:.0f} MB; the limit is '
                               f'{MAX_NOTEBOOK_BYTES >> 20} MB (clear large outputs and resubmit)')
@@ -81,18 +98,42 @@ def parse(data):
         try:
             nb = nbformat.convert(nbformat.from_dict(nb), 4)
         except Exception as err:
-            raise SubmissionError(f'the nbformat 3 notebook could not be converted: {str(err)[:120]}') from None
+            raise SubmissionError(f'the nbformat 3 notebook could not be converted: {safe_text(err, 120)}') from None
     if not isinstance(nb.get('cells'), list):
         raise SubmissionError('the file is not a Jupyter notebook (it has no list of cells)')
-    return [_cell(raw, n) for n, raw in enumerate(nb['cells'])], nb.get('metadata')
+    return [_cell(raw, n) for n, raw in enumerate(nb['cells'])], _metadata(nb.get('metadata'))
+
+
+def _metadata(metadata):
+    """The notebook metadata the grader uses (the kernel's name), as safe text."""
+    kernel = metadata.get('kernelspec') if isinstance(metadata, dict) else None
+    if not isinstance(kernel, dict) or kernel.get('name') is None:
+        return {}
+    name = kernel['name']
+    return {'kernelspec': {'name': safe_text(name, MAX_ID) if isinstance(name, str) else f'a {type(name).__name__}'}}
 
 
 def _text(source):
-    if isinstance(source, str):
-        return source
+    """A cell's source as text that can be written anywhere (lone surrogates replaced); code
+    keeps its control characters, so a null byte is still reported as the SyntaxError it is."""
     if isinstance(source, list) and all(isinstance(s, str) for s in source):
-        return ''.join(source)
-    return None
+        source = ''.join(source)
+    return safe_text(source, controls=False) if isinstance(source, str) else None
+
+
+def _id(value):
+    """A grade or cell id as safe text, or None if it is missing or not text."""
+    return (safe_text(value, MAX_ID) or None) if isinstance(value, str) else None
+
+
+def _points(value):
+    """(points, problem): points must be a number from 0 to MAX_POINTS. A 400-digit integer,
+    1e999 (which JSON reads as infinity), a negative number or a boolean is malformed metadata,
+    reported like any other, and never converted (float() of a huge integer raises)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_POINTS \
+            and math.isfinite(value):
+        return float(value), None
+    return 0.0, f'its nbgrader points are not a number from 0 to {MAX_POINTS} and were ignored'
 
 
 def _cell(raw, n):
@@ -100,7 +141,7 @@ def _cell(raw, n):
         return Cell('raw', '', problem=f'cell {n + 1} is not a JSON object')
     kind = raw.get('cell_type') if raw.get('cell_type') in ('code', 'markdown', 'raw') else 'raw'
     source = _text(raw.get('source', ''))
-    cell = Cell(kind, source or '', cell_id=raw.get('id') if isinstance(raw.get('id'), str) else None)
+    cell = Cell(kind, source or '', cell_id=_id(raw.get('id')))
     if source is None:
         cell.problem = 'its source is not text'
     meta = raw.get('metadata', {})
@@ -111,10 +152,11 @@ def _cell(raw, n):
             or not isinstance(nbg.get('solution', False), bool) or not isinstance(nbg.get('grade', False), bool):
         cell.problem = 'its nbgrader metadata is malformed and was ignored'
         return cell
-    cell.grade_id = nbg.get('grade_id') or None
+    cell.grade_id = _id(nbg.get('grade_id'))
     cell.solution, cell.grade = nbg.get('solution', False), nbg.get('grade', False)
-    points = nbg.get('points', 0)
-    cell.points = float(points) if isinstance(points, (int, float)) and not isinstance(points, bool) else 0.0
+    if 'points' in nbg:
+        cell.points, problem = _points(nbg['points'])
+        cell.problem = cell.problem or problem
     return cell
 
 
