@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from autograder.safe_text import safe_value
+
 POLL = 0.1
 STARTUP_SECONDS = 60           # from start to the harness's "ready" (imports, compiling)
 MAX_REPORT_BYTES = 128 << 20   # of records per attempt: more is a flood, not a notebook
@@ -108,6 +110,7 @@ class _Channel:
         if not ok:
             return self._tamper('a line that the harness did not write')
         self.seq += 1
+        msg = safe_value(msg)       # student text (messages, values, names) is data: lone surrogates go here
         a, kind = self.attempt, msg.get('t')
         for key, count in (msg.get('events') or {}).items():
             a.events[key] = a.events.get(key, 0) + count
@@ -141,7 +144,7 @@ class _Channel:
 def _seeded_result(text):
     """A forked reference child's {'records', 'error'} for one seed (see harness/runtime.py)."""
     try:
-        result = json.loads(text)
+        result = safe_value(json.loads(text))
         if isinstance(result, dict) and isinstance(result.get('records'), list):
             return {'records': result['records'], 'error': result.get('error')}
     except (TypeError, ValueError, RecursionError):

@@ -22,28 +22,47 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder import gradebook, report
 from autograder.assignment import Assignment, InfraError
-from autograder.intake import intake
+from autograder.intake import intake, notebook_chapter
 from autograder.notebook import SubmissionError
+from autograder.safe_text import safe_text
 from autograder.sandbox import Limits, Sandbox
-from autograder.store import FINAL, Store
-from pipeline.chapters import chapter, chapters
+from autograder.store import Store
+from pipeline.chapters import chapter
 
 DATASETS = ['/usr/share/datasets']
 
 
 def find_chapter(submissions, requested=None):
+    """The chapter to grade: --chapter, or else the one most students' notebooks are named
+    for (chNN_...). A student who handed in another chapter's notebook does not stop the
+    batch: intake tells them which chapter this batch grades. A tie needs --chapter."""
     if requested:
         return chapter(requested)
-    names = {p.stem for p in Path(submissions).glob('*/*.ipynb')}
-    found = [ch for ch in chapters() if any(n.startswith(ch.id) for n in names)]
-    if len(found) != 1:
-        raise SystemExit('error: cannot tell which chapter these submissions are for; pass --chapter chNN')
-    return found[0]
+    votes = Counter()
+    for folder in os.scandir(submissions):
+        try:
+            if folder.is_dir(follow_symlinks=False):
+                votes.update({notebook_chapter(f.name) for f in os.scandir(folder.path)
+                              if f.name.endswith('.ipynb')} - {None})
+        except OSError:
+            pass                                # unreadable: intake will say so
+    ranked = votes.most_common()
+    tally = ', '.join(f'{cid}: {n}' for cid, n in sorted(ranked))
+    if not ranked or len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        raise SystemExit('error: cannot tell which chapter these submissions are for'
+                         + (f' (notebooks named for {tally})' if tally else '') + '; pass --chapter chNN')
+    ch = chapter(ranked[0][0])
+    others = sum(n for _, n in ranked[1:])
+    print(f'chapter {ch.id}: the chapter most notebooks are named for ({tally})'
+          + (f'; {others} with another chapter\'s notebook will be told so (--chapter chNN chooses)' if others else ''),
+          flush=True)
+    return ch
 
 
 class Progress:
@@ -92,7 +111,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
         print("\n" + box.warning() + "\n", file=sys.stderr, flush=True)
     assignment = Assignment(ch, store, box, store.secret(seed))
     states = intake(submissions, ch, store, assignment.fingerprint)
-    todo = [s for s in states if s['status'] not in FINAL]
+    todo = [s for s in states if s['status'] == 'pending']        # not final, not failed at intake
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     print(f'grading {ch.id}: {len(states)} submissions, {len(todo)} to run '
           f'({len(states) - len(todo)} already final), {jobs} at a time, sandbox: {box.mode}', flush=True)
@@ -107,7 +126,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     except (InfraError, SystemExit) as err:
         for state in todo:
             state.update(status='infra_error', message=f'the grader could not run: {str(err)[:2000]}')
-            store.save(state)
+            store.save_safely(state)
         print(f'error: {err}', file=sys.stderr)
         return finish(ch, assignment, states)
     progress = Progress(len(todo))
@@ -116,14 +135,16 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
         slots.put(slot)
 
     def work(state):
+        """Never raises: a submission that breaks the grader is that submission's infra_error."""
         slot = slots.get()
         try:
-            state['status'] = 'running'
-            store.save(state)
             grade_one(assignment, store, state, slot)
         finally:
             slots.put(slot)
-        progress.done(state, assignment.max_score)
+        try:
+            progress.done(state, assignment.max_score)
+        except Exception as err:
+            print(f'error: progress display failed: {safe_text(err, 200)}', file=sys.stderr)
 
     started = time.monotonic()
     with ThreadPoolExecutor(jobs) as pool:
@@ -132,16 +153,19 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
         seconds = time.monotonic() - started
         print(f'graded {len(todo)} in {seconds:.1f} s ({len(todo) / seconds * 60:.0f}/min)', flush=True)
     try:
-        gradebook.record(ch, assignment, states)
+        unrecorded = gradebook.record(ch, assignment, states)
     except Exception as err:                    # the store and reports are still right
-        print(f'error: could not write nbgrader\'s gradebook: {err}', file=sys.stderr)
+        print(f'error: could not write nbgrader\'s gradebook: {safe_text(err, 1000)}', file=sys.stderr)
         return finish(ch, assignment, states) or 1
-    return finish(ch, assignment, states)
+    return finish(ch, assignment, states, unrecorded) or (1 if unrecorded else 0)
 
 
 def grade_one(assignment, store, state, slot):
-    """Grade one submission; every way this can go wrong ends in a recorded status."""
+    """Grade one submission; every way this can go wrong ends in a recorded status. Never
+    raises (even if saving fails, the state in memory says so and the report shows it)."""
     try:
+        state['status'] = 'running'
+        store.save(state)
         files = store.files_of(state['key'], state.get('files', []))
         assignment.grade(state, store.copy_of(state['key']), slot, files)
     except SubmissionError as err:
@@ -152,11 +176,16 @@ def grade_one(assignment, store, state, slot):
         where = traceback.format_exc(limit=-3).strip().splitlines()
         state.update(status='infra_error', message=f'grader failure: {type(err).__name__}: {err} '
                                                    f'({" | ".join(where[-4:])[:600]})')
-    store.save(state)
+    try:
+        store.save_safely(state)
+    except Exception as err:                    # the store itself cannot be written
+        state.update(status='infra_error', message=f'the result could not be saved: '
+                                                   f'{type(err).__name__}: {safe_text(err, 300)}')
+        print(f'error: {state["key"]}: {state["message"]}', file=sys.stderr)
 
 
-def finish(ch, assignment, states):
-    report.write(ch, assignment, states)
+def finish(ch, assignment, states, unrecorded=()):
+    report.write(ch, assignment, states, unrecorded)
     counts = {s: sum(st['status'] == s for st in states) for s in ('graded', 'student_error', 'infra_error')}
     print(f'{counts["graded"]} graded, {counts["student_error"]} student errors, '
           f'{counts["infra_error"]} infra errors')

@@ -8,12 +8,14 @@ the grader's message under each test -- so `nbgrader generate_feedback` and
 `nbgrader export` work as usual. Hidden tests never enter these notebooks.
 """
 import os
+import sys
 import warnings
 
 import nbformat
 
 from autograder.notebook import match, parse
-from autograder.store import FINAL
+from autograder.safe_text import safe_text
+from autograder.store import FINAL, write_atomically
 from pipeline.chapters import GRADING, ROOT
 from pipeline.generate import generate
 
@@ -29,29 +31,54 @@ def prepare(ch):
 
 
 def record(ch, assignment, states):
-    from nbgrader.api import Gradebook, MissingEntry
+    """Write every final submission with a student id into the gradebook and its autograded
+    notebook. Each student is written on their own: one that fails is rolled back and listed
+    in the returned [(student, status, why)], the others are recorded."""
+    from nbgrader.api import Gradebook
 
-    final = [s for s in states if s['status'] in FINAL and not s['key'].startswith('invalid-')]
+    final = [s for s in states if s['status'] in FINAL and s.get('valid_id') is True]
+    failed = []
     with warnings.catch_warnings(), Gradebook(db_url()) as gb:
         warnings.simplefilter('ignore')      # SQLAlchemy chatter from nbgrader's add_submission
         for state in final:
-            student = state['key']
-            gb.update_or_create_student(student)
             try:
-                gb.find_submission(ch.id, student)
-            except MissingEntry:
-                gb.add_submission(ch.id, student)
-            for cell in assignment.tests:
-                grade = gb.find_grade(cell.grade_id, ch.name, ch.id, student)
-                grade.auto_score = float(state['scores'].get(cell.grade_id, 0.0))
-                grade.needs_manual_grade = False
-            gb.db.commit()
+                _record_scores(gb, ch, assignment, state)
+            except Exception as err:
+                gb.db.rollback()
+                failed.append((state, f'not recorded in nbgrader\'s gradebook: '
+                                      f'{type(err).__name__}: {safe_text(err, 300)}'))
     for state in final:
-        write_autograded(ch, assignment, state)
+        if any(state is s for s, _ in failed):
+            continue
+        try:
+            write_autograded(ch, assignment, state)
+        except Exception as err:
+            failed.append((state, f'no autograded notebook for nbgrader: '
+                                  f'{type(err).__name__}: {safe_text(err, 300)}'))
+    for state, why in failed:
+        print(f'error: {state["student"]}: {why}', file=sys.stderr)
+    return [(state['student'], state['status'], why) for state, why in failed]
+
+
+def _record_scores(gb, ch, assignment, state):
+    from nbgrader.api import MissingEntry
+
+    student = state['key']
+    gb.update_or_create_student(student)
+    try:
+        gb.find_submission(ch.id, student)
+    except MissingEntry:
+        gb.add_submission(ch.id, student)
+    for cell in assignment.tests:
+        grade = gb.find_grade(cell.grade_id, ch.name, ch.id, student)
+        grade.auto_score = float(state['scores'].get(cell.grade_id, 0.0))
+        grade.needs_manual_grade = False
+    gb.db.commit()
 
 
 def write_autograded(ch, assignment, state):
-    """`_grading/autograded/<student>/chNN/<name>.ipynb` for nbgrader's feedback."""
+    """`_grading/autograded/<student>/chNN/<name>.ipynb` for nbgrader's feedback: the student
+    edition with the student's answers (as parsed, so safe text) and the grader's messages."""
     release = nbformat.read(str(RELEASE / ch.id / f'{ch.name}.ipynb'), as_version=4)
     answers = {}
     if state.get('sha256'):
@@ -66,10 +93,10 @@ def write_autograded(ch, assignment, state):
         if cell.cell_type != 'code' or not gid:
             continue
         if meta.get('solution') and gid in answers:
-            cell.source = answers[gid]
+            cell.source = safe_text(answers[gid], controls=False)
         if meta.get('grade') and not meta.get('solution'):
-            text = state['feedback'].get(gid) or state['message'] or 'not graded'
+            text = safe_text(state['feedback'].get(gid) or state['message'] or 'not graded')
             cell.outputs = [nbformat.v4.new_output('stream', name='stdout', text=f'grader: {text}\n')]
     target = GRADING / 'autograded' / state['key'] / ch.id / f'{ch.name}.ipynb'
     target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(release, str(target))
+    write_atomically(target, nbformat.writes(release))

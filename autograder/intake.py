@@ -12,9 +12,14 @@ import stat
 from pathlib import Path
 
 from autograder.notebook import MAX_NOTEBOOK_BYTES, SubmissionError, parse
+from autograder.safe_text import safe_text
 from autograder.store import FINAL, sha256
+from pipeline.chapters import chapters
 
-STUDENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
+STUDENT_ID = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,63}')      # the whole name (fullmatch)
+# Store key of a folder whose name is no student id: a hash behind a "_", which no student
+# id starts with, so it can never be some student's key.
+INVALID_KEY_PREFIX = '_invalid-'
 # Files a student may hand in beside the notebook, per chapter (none so far). They are copied
 # into the run's working folder; every other file is listed and ignored.
 ALLOWED_BESIDE_NOTEBOOK = {}       # chapter id -> file names, e.g. {'ch08': ('my_net.params',)}
@@ -22,13 +27,30 @@ MAX_EXTRA_BYTES = 1 << 20
 
 
 def printable(name):
-    return ''.join(c if c.isprintable() else '?' for c in name)[:80]
+    """A file or folder name as shown in reports: what is not printable (control characters,
+    lone surrogates from undecodable bytes, bidirectional overrides) becomes '?'."""
+    return safe_text(''.join(c if c.isprintable() else '?' for c in name[:80]))
 
 
-def new_state(key, student, fingerprint):
-    return {'key': key, 'student': student, 'status': 'pending', 'message': '', 'sha256': None,
-            'notebook': None, 'files': [], 'notes': [], 'attention': [], 'scores': {}, 'feedback': {},
-            'grader': fingerprint}
+def new_state(key, student, fingerprint, valid_id=True):
+    """A submission's record; `valid_id` says whether `key` is a student id nbgrader may know."""
+    return {'key': key, 'student': student, 'valid_id': valid_id, 'status': 'pending', 'message': '',
+            'sha256': None, 'notebook': None, 'files': [], 'notes': [], 'attention': [], 'scores': {},
+            'feedback': {}, 'grader': fingerprint}
+
+
+def store_key(name):
+    """(key, valid_id) of a student folder called `name`: its name if that is a student id,
+    else a hash of it behind INVALID_KEY_PREFIX."""
+    if STUDENT_ID.fullmatch(name):
+        return name, True
+    return INVALID_KEY_PREFIX + sha256(os.fsencode(name))[:12], False
+
+
+def notebook_chapter(name):
+    """The id of the chapter a notebook's file name is for ('ch02_autograd (1).ipynb' -> 'ch02'), or None."""
+    found = re.match(r'ch\d+', name)
+    return found.group() if found and found.group() in {ch.id for ch in chapters()} else None
 
 
 def pick_notebook(folder, ch):
@@ -49,6 +71,9 @@ def pick_notebook(folder, ch):
     wanted = f'{ch.name}.ipynb'
     if wanted in notebooks:
         return Path(folder, wanted), notes
+    if len(notebooks) == 1 and notebook_chapter(notebooks[0]) not in (None, ch.id):
+        raise SubmissionError(f'{printable(notebooks[0])} is a notebook of chapter {notebook_chapter(notebooks[0])}, '
+                              f'and this batch grades chapter {ch.id}: hand in {wanted}')
     if len(notebooks) == 1:
         notes.append(f'graded {printable(notebooks[0])} (the expected name is {wanted})')
         return Path(folder, notebooks[0]), notes
@@ -77,16 +102,17 @@ def read_regular_file(path, limit):
 
 
 def intake_one(entry, ch, store, fingerprint):
-    """The state of one student folder after intake (saved in the store)."""
+    """The state of one student folder after intake (saved in the store). Never raises: a
+    bad submission is that student's error, a failure of the grader's own an infra_error."""
     name = entry.name
-    valid = bool(STUDENT_ID.match(name))
-    key = name if valid else 'invalid-' + sha256(name.encode('utf-8', 'surrogateescape'))[:12]
-    state = new_state(key, printable(name), fingerprint)
+    key, valid = store_key(name)
+    state = new_state(key, printable(name), fingerprint, valid)
     try:
         if entry.is_symlink():
             raise SubmissionError('the submission folder is a symbolic link')
         if not valid:
-            raise SubmissionError('the folder name is not a usable student id (letters, digits, "_", "-", ".")')
+            raise SubmissionError('the folder name is not a usable student id (letters, digits, "_", "-", ".", '
+                                  'starting with a letter or digit, at most 64)')
         path, state['notes'] = pick_notebook(entry.path, ch)
         data = read_regular_file(path, MAX_NOTEBOOK_BYTES)
         extra = allowed_files(entry.path, ch)
@@ -98,12 +124,14 @@ def intake_one(entry, ch, store, fingerprint):
             return old                              # already graded: a rerun changes nothing
         store.keep_copy(key, data, extra)
         store.save(state)                           # recorded before anything runs
-        parse(data)
+        parse(data)                                 # raises SubmissionError only
     except SubmissionError as err:
         state.update(status='student_error', message=str(err))
     except OSError as err:
         state.update(status='student_error', message=f'the submission could not be read ({err.strerror})')
-    store.save(state)
+    except Exception as err:                        # a grader bug: this submission only
+        state.update(status='infra_error', message=f'intake failed: {type(err).__name__}: {err}'[:2000])
+    store.save_safely(state)
     return state
 
 

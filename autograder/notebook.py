@@ -9,12 +9,17 @@ duplicated cells, other metadata, the kernelspec -- is ignored and reported.
 """
 import ast
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder.safe_text import safe_text
+
 MAX_NOTEBOOK_BYTES = 20 << 20
+MAX_ID = 100                # characters of a grade or cell id (the course's are short)
+MAX_POINTS = 10 ** 6        # more points than this in a cell's metadata is malformed
 
 
 class SubmissionError(ValueError):
@@ -57,7 +62,19 @@ def _reject_constant(name):
 
 
 def parse(data):
-    """Cells of a notebook given as bytes; SubmissionError says what is wrong with it."""
+    """(cells, metadata) of a notebook given as bytes; SubmissionError says what is wrong
+    with it. Whatever else goes wrong on a hostile file (a bug here, a library's exception)
+    is that submission's error too, never the batch's."""
+    try:
+        return _parse(data)
+    except SubmissionError:
+        raise
+    except Exception as err:
+        raise SubmissionError(f'the notebook could not be read ({type(err).__name__}: {safe_text(err, 200)}); '
+                              f're-download the chapter notebook and copy your answers into it') from None
+
+
+def _parse(data):
     if len(data) > MAX_NOTEBOOK_BYTES:
         raise SubmissionError(f'the notebook is {len(data) / 2**20:.0f} MB; the limit is '
                               f'{MAX_NOTEBOOK_BYTES >> 20} MB (clear large outputs and resubmit)')
@@ -82,18 +99,42 @@ def parse(data):
         try:
             nb = nbformat.convert(nbformat.from_dict(nb), 4)
         except Exception as err:
-            raise SubmissionError(f'the nbformat 3 notebook could not be converted: {str(err)[:120]}') from None
+            raise SubmissionError(f'the nbformat 3 notebook could not be converted: {safe_text(err, 120)}') from None
     if not isinstance(nb.get('cells'), list):
         raise SubmissionError('the file is not a Jupyter notebook (it has no list of cells)')
-    return [_cell(raw, n) for n, raw in enumerate(nb['cells'])], nb.get('metadata')
+    return [_cell(raw, n) for n, raw in enumerate(nb['cells'])], _metadata(nb.get('metadata'))
+
+
+def _metadata(metadata):
+    """The notebook metadata the grader uses (the kernel's name), as safe text."""
+    kernel = metadata.get('kernelspec') if isinstance(metadata, dict) else None
+    if not isinstance(kernel, dict) or kernel.get('name') is None:
+        return {}
+    name = kernel['name']
+    return {'kernelspec': {'name': safe_text(name, MAX_ID) if isinstance(name, str) else f'a {type(name).__name__}'}}
 
 
 def _text(source):
-    if isinstance(source, str):
-        return source
+    """A cell's source as text that can be written anywhere (lone surrogates replaced); code
+    keeps its control characters, so a null byte is still reported as the SyntaxError it is."""
     if isinstance(source, list) and all(isinstance(s, str) for s in source):
-        return ''.join(source)
-    return None
+        source = ''.join(source)
+    return safe_text(source, controls=False) if isinstance(source, str) else None
+
+
+def _id(value):
+    """A grade or cell id as safe text, or None if it is missing or not text."""
+    return (safe_text(value, MAX_ID) or None) if isinstance(value, str) else None
+
+
+def _points(value):
+    """(points, problem): points must be a number from 0 to MAX_POINTS. A 400-digit integer,
+    1e999 (which JSON reads as infinity), a negative number or a boolean is malformed metadata,
+    reported like any other, and never converted (float() of a huge integer raises)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_POINTS \
+            and math.isfinite(value):
+        return float(value), None
+    return 0.0, f'its nbgrader points are not a number from 0 to {MAX_POINTS} and were ignored'
 
 
 def _cell(raw, n):
@@ -101,7 +142,7 @@ def _cell(raw, n):
         return Cell('raw', '', problem=f'cell {n + 1} is not a JSON object')
     kind = raw.get('cell_type') if raw.get('cell_type') in ('code', 'markdown', 'raw') else 'raw'
     source = _text(raw.get('source', ''))
-    cell = Cell(kind, source or '', cell_id=raw.get('id') if isinstance(raw.get('id'), str) else None)
+    cell = Cell(kind, source or '', cell_id=_id(raw.get('id')))
     if source is None:
         cell.problem = 'its source is not text'
     meta = raw.get('metadata', {})
@@ -112,10 +153,11 @@ def _cell(raw, n):
             or not isinstance(nbg.get('solution', False), bool) or not isinstance(nbg.get('grade', False), bool):
         cell.problem = 'its nbgrader metadata is malformed and was ignored'
         return cell
-    cell.grade_id = nbg.get('grade_id') or None
+    cell.grade_id = _id(nbg.get('grade_id'))
     cell.solution, cell.grade = nbg.get('solution', False), nbg.get('grade', False)
-    points = nbg.get('points', 0)
-    cell.points = float(points) if isinstance(points, (int, float)) and not isinstance(points, bool) else 0.0
+    if 'points' in nbg:
+        cell.points, problem = _points(nbg['points'])
+        cell.problem = cell.problem or problem
     return cell
 
 
@@ -205,19 +247,87 @@ def _test(cell, found, result):
         result.tampering.append(f'{gid} re-marked')
 
 
-MAGIC = re.compile(r'^\s*[%!]', re.M)
+# `name = %magic ...`, `a, b = !cmd`: IPython's assignment from a magic or a shell command.
+ASSIGN_MAGIC = re.compile(r'([ \t]*)([A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*)[ \t]*=[ \t]*[%!](?!=)')
 
 
 def to_python(source):
-    """IPython syntax (%magics, !commands) as plain Python calling get_ipython(), which the
-    harness makes do nothing."""
-    if not MAGIC.search(source):
+    """IPython syntax as plain Python that does nothing, line for line (so line numbers in
+    tracebacks stay right): `%magic` and `!cmd` lines become `pass`, `x = %magic` becomes
+    `x = None`, a `%%cell` magic makes the whole cell do nothing. Under grading magics do
+    nothing anyway; this runs in the grader, outside every sandbox limit, so it is one pass
+    over the text (IPython's TransformerManager took minutes on a 170 KB cell)."""
+    if '%' not in source and '!' not in source:
         return source
-    from IPython.core.inputtransformer2 import TransformerManager
-    try:
-        return TransformerManager().transform_cell(source)
-    except Exception:
-        return source
+    lines = source.split('\n')
+    first = next((line for line in lines if line.strip()), '')
+    if first.lstrip().startswith('%%'):
+        return '\n'.join(['pass'] + [''] * (len(lines) - 1))
+    out, scanner, in_magic = [], _Scanner(), False
+    for line in lines:
+        if in_magic:                       # a magic continued with a trailing backslash
+            out.append('')
+        elif scanner.at_statement_start() and (plain := _magic_line(line)) is not None:
+            out.append(plain)
+        else:
+            scanner.feed(line)
+            out.append(line)
+            continue
+        in_magic = line.rstrip('\r').endswith('\\')
+    return '\n'.join(out)
+
+
+def _magic_line(line):
+    """The do-nothing Python for a line that is a magic or a shell command, else None."""
+    code = line.lstrip()
+    indent = line[:len(line) - len(code)]
+    if code.startswith(('%', '!')) and not code.startswith('!='):
+        return indent + 'pass'
+    assigned = ASSIGN_MAGIC.match(line)
+    if assigned:
+        names = [name.strip() for name in assigned.group(2).split(',')]
+        return f'{assigned.group(1)}{", ".join(names)} = {", ".join(["None"] * len(names))}'
+    return None
+
+
+class _Scanner:
+    """Just enough of Python's tokenizer to know whether a line starts a statement: open
+    brackets, strings (triple-quoted ones span lines), comments and backslash continuations.
+    A `%` that starts a line inside brackets is the modulo operator, not a magic."""
+
+    def __init__(self):
+        self.depth, self.quote, self.continued = 0, None, False
+
+    def at_statement_start(self):
+        return self.depth == 0 and self.quote is None and not self.continued
+
+    def feed(self, line):
+        line = line.rstrip('\r')
+        i, n, self.continued = 0, len(line), False
+        while i < n:
+            c = line[i]
+            if self.quote:
+                if c == '\\':
+                    i += 2                 # an escaped character (or, at the end, the newline)
+                    continue
+                if line.startswith(self.quote, i):
+                    i, self.quote = i + len(self.quote), None
+                    continue
+            elif c == '#':
+                break
+            elif c in '"\'':
+                self.quote = line[i:i + 3] if line[i:i + 3] in ('"""', "'''") else c
+                i += len(self.quote)
+                continue
+            elif c in '([{':
+                self.depth += 1
+            elif c in ')]}':
+                self.depth = max(0, self.depth - 1)
+            elif c == '\\' and i == n - 1:
+                self.continued = True
+            i += 1
+        if self.quote and len(self.quote) == 1 and i <= n:
+            self.quote = None              # an unterminated one-line string: a SyntaxError to report
 
 
 def plan_cells(instructor, answers, tests):

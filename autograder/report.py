@@ -8,7 +8,9 @@
 import csv
 import html
 import io
+import sys
 
+from autograder.safe_text import csv_cell, safe_text
 from autograder.store import write_atomically
 from pipeline.chapters import GRADING, ROOT
 
@@ -17,23 +19,28 @@ STATUS_WORDS = {'graded': 'graded', 'student_error': 'could not be graded',
                 'infra_error': 'not graded because of a grader problem (your instructor has been told)'}
 
 
-def write(ch, assignment, states):
+def write(ch, assignment, states, unrecorded=()):
+    """The reports of a batch. Each student's row and page is made on its own: a state that
+    breaks one gets a row saying so, and the others are written. `unrecorded` lists
+    (student, why) for students nbgrader's gradebook could not take; they need attention."""
     folder = GRADING / 'reports' / ch.id
     (folder / 'feedback').mkdir(parents=True, exist_ok=True)
     tests = [c.grade_id for c in assignment.tests]
     write_atomically(folder / 'grades.csv', grades_csv(states, tests, assignment.max_score))
     for state in states:
-        write_atomically(folder / 'feedback' / f'{state["key"]}.html',
-                         feedback_page(ch, state, assignment))
-    rows = attention(states, assignment)
+        write_feedback(folder / 'feedback' / f'{state["key"]}.html', ch, state, assignment)
+    rows = attention(states, assignment) + [list(row) for row in unrecorded]
     write_atomically(folder / 'attention.csv', _csv([['student', 'status', 'why'], *rows]))
-    chart(folder / 'scores.png', states, assignment)
+    try:
+        chart(folder / 'scores.png', states, assignment)
+    except Exception as err:                     # the chart is the least of the reports
+        print(f'error: no chart: {type(err).__name__}: {safe_text(err, 300)}', file=sys.stderr)
     print(f'scores:    {shown(folder / "grades.csv")}')
     print(f'feedback:  {shown(folder / "feedback")}/<student>.html')
     print(f'chart:     {shown(folder / "scores.png")}')
     print(f'attention: {shown(folder / "attention.csv")} ({len(rows)} submissions to look at)')
     for student, status, why in rows[:10]:
-        print(f'  {student} ({status}): {why[:150]}')
+        print(f'  {safe_text(student)} ({status}): {safe_text(why[:150])}')
     if len(rows) > 10:
         print(f'  ... and {len(rows) - 10} more')
 
@@ -43,8 +50,9 @@ def shown(path):
 
 
 def _csv(rows):
+    """CSV text of rows whose cells are safe, spreadsheet-proof text (see csv_cell)."""
     out = io.StringIO()
-    csv.writer(out).writerows(rows)
+    csv.writer(out).writerows([[csv_cell(cell) for cell in row] for row in rows])
     return out.getvalue()
 
 
@@ -53,11 +61,15 @@ def total(state):
 
 
 def grades_csv(states, tests, max_score):
+    """Scores are written as numbers; text (names, messages) as text a spreadsheet will not run."""
     rows = [['student', 'status', 'total', 'max', *tests, 'message']]
     for s in states:
-        scores = [f'{s["scores"][t]:g}' if t in s['scores'] else '' for t in tests]
-        rows.append([s['student'], s['status'], f'{total(s):g}', f'{max_score:g}', *scores,
-                     s['message'][:500]])
+        try:
+            scores = [float(s['scores'][t]) if t in s['scores'] else '' for t in tests]
+            rows.append([s['student'], s['status'], float(total(s)), float(max_score), *scores, s['message'][:500]])
+        except Exception as err:
+            rows.append([s.get('student', s.get('key')), s.get('status'), '', float(max_score), *[''] * len(tests),
+                         f'the report could not show this submission ({type(err).__name__})'])
     return _csv(rows)
 
 
@@ -65,18 +77,41 @@ def attention(states, assignment):
     """(student, status, reasons) for every submission a person should look at."""
     rows = []
     for s in states:
-        why = []
-        if s['status'] != 'graded':
-            why.append(s['message'][:300] or s['status'])
-        why += s.get('attention', [])
-        why += [n for n in s.get('notes', []) if 'ignored' in n or 'renamed' in n or 'expected name' in n]
-        cpu = (s.get('timing') or {}).get('cpu_by_cell', {})
-        slow = [label for label, seconds in cpu.items() if seconds > 0.8 * assignment.sandbox.limits.cell_seconds]
-        if slow:
-            why.append(f'close to the time limit in {", ".join(slow)}')
+        try:
+            why = _reasons(s, assignment)
+        except Exception as err:
+            why = [f'the report could not show this submission ({type(err).__name__}: {safe_text(err, 200)})']
         if why:
-            rows.append([s['student'], s['status'], '; '.join(why)[:1000]])
+            rows.append([s.get('student', s.get('key')), s.get('status'), '; '.join(map(str, why))[:1000]])
     return rows
+
+
+def _reasons(s, assignment):
+    why = []
+    if s['status'] != 'graded':
+        why.append(s['message'][:300] or s['status'])
+    why += s.get('attention', [])
+    why += [n for n in s.get('notes', []) if 'ignored' in n or 'renamed' in n or 'expected name' in n]
+    cpu = (s.get('timing') or {}).get('cpu_by_cell', {})
+    slow = [label for label, seconds in cpu.items() if seconds > 0.8 * assignment.sandbox.limits.cell_seconds]
+    if slow:
+        why.append(f'close to the time limit in {", ".join(slow)}')
+    return why
+
+
+def write_feedback(path, ch, state, assignment):
+    """One student's page; if their state cannot be shown, a page that says so (and the
+    reason on stderr for the instructor), and the other pages are still written."""
+    try:
+        page = feedback_page(ch, state, assignment)
+    except Exception as err:
+        print(f'error: feedback page of {state["key"]}: {type(err).__name__}: {safe_text(err, 300)}', file=sys.stderr)
+        page = (f'<!doctype html><meta charset="utf-8"><title>{html.escape(ch.id)} feedback</title>'
+                f'<p>Your feedback page could not be made; your instructor has been told.</p>')
+    try:
+        write_atomically(path, page)
+    except OSError as err:
+        print(f'error: could not write {path}: {err.strerror}', file=sys.stderr)
 
 
 def feedback_page(ch, state, assignment):
@@ -101,7 +136,7 @@ def feedback_page(ch, state, assignment):
         parts.append('<h2>Notes</h2><ul>' + ''.join(f'<li>{e(n)}</li>' for n in state['notes'][:30]) + '</ul>')
     parts.append('<p><small>Hidden tests ran on inputs drawn for this grading run; '
                  'their inputs and expected values are not shown.</small></p>')
-    page = '\n'.join(parts)
+    page = safe_text('\n'.join(parts))
     if len(page.encode()) > MAX_FEEDBACK_BYTES:
         page = page.encode()[:MAX_FEEDBACK_BYTES].decode(errors='ignore') + '\n<p>(feedback truncated)</p>'
     return page

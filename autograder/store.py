@@ -14,6 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
+from autograder.safe_text import safe_text, safe_value
 from pipeline.chapters import GRADING
 
 FINAL = ('graded', 'student_error')          # infra_error is retried by the next run
@@ -33,7 +34,14 @@ def write_atomically(path, data):
 
 
 def write_json(path, value):
-    write_atomically(path, json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False) + '\n')
+    """JSON, readable UTF-8 where it can be; text that UTF-8 cannot hold (a lone surrogate
+    from a submission) is written as a JSON escape instead, so it reads back unchanged."""
+    text = json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False) + '\n'
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        data = (json.dumps(value, indent=1, sort_keys=True) + '\n').encode()
+    write_atomically(path, data)
 
 
 def read_json(path, default=None):
@@ -87,7 +95,29 @@ class Store:
         return read_json(self.folder(key) / 'state.json')
 
     def save(self, state):
+        """Write a submission's state; its text is made safe first (in place, so the reports
+        of this run and of a rerun show the same)."""
         assert state['status'] in STATUSES, state['status']
+        state.update(safe_value(state))
+        write_json(self.folder(state['key']) / 'state.json', state)
+
+    def save_safely(self, state):
+        """save(), and if that fails (a value JSON cannot hold, a grader bug), an infra_error
+        state of plain text in its place: a rerun then grades the submission again. Raises
+        only if the store itself cannot be written."""
+        try:
+            return self.save(state)
+        except OSError:
+            raise
+        except Exception as err:
+            problem = (f'the grader could not save this submission\'s result '
+                       f'({type(err).__name__}: {safe_text(err, 300)})')
+        fallback = {k: None if state.get(k) is None else safe_text(state[k], 200)
+                    for k in ('key', 'student', 'sha256', 'notebook', 'grader')}
+        fallback.update(valid_id=state.get('valid_id') is True, status='infra_error', message=problem,
+                        files=[], notes=[], attention=[problem], scores={}, feedback={})
+        state.clear()
+        state.update(fallback)
         write_json(self.folder(state['key']) / 'state.json', state)
 
     def keep_copy(self, key, data, files=None):

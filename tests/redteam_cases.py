@@ -10,6 +10,7 @@ change. Each case says what the grader must make of it (`Expect`).
 import ast
 import copy
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,14 @@ class Expect:
     zero: tuple = ()              # tests that must score 0
     others_full: bool = True      # every other test must get full marks
     feedback: dict = field(default_factory=dict)   # test id -> text its message must contain
+    # test id -> texts, one of which its message must contain: where two limits can stop the
+    # same code (memory or CPU time, CPU or wall time), which fires first depends on the
+    # machine's load, and a test must not assert it
+    feedback_any: dict = field(default_factory=dict)
     text: str = None              # must appear in the message, notes or attention list
+    text_any: tuple = ()          # one of these must appear there (see feedback_any)
     attention: bool = False       # must be on the instructor's attention list
+    listed_as: str = None         # the student cell of its rows in grades.csv (and attention.csv)
 
 
 @dataclass
@@ -35,6 +42,7 @@ class Case:
     build: object                 # build(folder) writes the submission into `folder`
     expect: Expect
     needs_sandbox: bool = False   # harmful or meaningless outside bubblewrap (fork bomb, disk...)
+    folder: str = None            # the student folder's name, for cases about the name itself
 
 
 @dataclass
@@ -333,6 +341,10 @@ for _ in range(10000):
     threading.Thread(target=_spin, daemon=True).start()
 '''
 
+# The messages of the limits (execution.death): CPU time, wall time, memory.
+CPU_OR_WALL = ('CPU time', 'ran longer than a cell may')
+MEMORY_OR_TIME = ('memory', *CPU_OR_WALL)
+
 RECURSION = '''
 import sys
 sys.setrecursionlimit(10 ** 7)
@@ -415,19 +427,20 @@ def build_cases(chapter, bug, port):
 import time
 time.time = time.perf_counter = time.monotonic = time.process_time = lambda: 0.0
 while True:
-    pass'''), Expect(zero=(A.test,), feedback={A.test: 'CPU'})),
+    pass'''), Expect(zero=(A.test,), feedback_any={A.test: CPU_OR_WALL})),
         nb_case('forbidden_library', wrapped(V, 'import torch\nreturn _original(*args, **kwargs)'),
                 Expect(zero=(V.test,), feedback={V.test: 'ImportError'}, text='refused import torch', attention=True)),
         # -- resources -------------------------------------------------------------------------
         nb_case('infinite_loop_top_level', with_code(L.answer, 'while True:\n    pass'),
-                Expect(zero=(L.test,), text='CPU time')),
+                Expect(zero=(L.test,), text_any=CPU_OR_WALL)),
         nb_case('infinite_loop_in_function', wrapped(V, 'while True:\n    pass'),
-                Expect(zero=(V.test,), feedback={V.test: 'CPU'})),
+                Expect(zero=(V.test,), feedback_any={V.test: CPU_OR_WALL})),
         nb_case('loop_ignoring_signals', wrapped(A, SIGNALS), zero_a),
         nb_case('sleep_forever', wrapped(V, 'import time\ntime.sleep(10 ** 9)'),
                 Expect(zero=(V.test,), feedback={V.test: 'sleeping'})),
         nb_case('input_call', wrapped(V, 'input()'), Expect(zero=(V.test,), feedback={V.test: 'EOFError'})),
-        nb_case('memory_bomb', wrapped(A, 'return bytearray(64 << 30)'), Expect(zero=(A.test,), feedback={A.test: 'memory'})),
+        nb_case('memory_bomb', wrapped(A, 'return bytearray(64 << 30)'),
+                Expect(zero=(A.test,), feedback_any={A.test: MEMORY_OR_TIME})),
         nb_case('fork_bomb', wrapped(L, 'import os\nwhile True:\n    os.fork()'), zero_l, needs_sandbox=True),
         nb_case('memory_in_many_processes', wrapped(L, '''
 import os, time
@@ -438,7 +451,7 @@ for _ in range(12):
             hog[i] = 1
         time.sleep(60)
         os._exit(0)
-time.sleep(60)'''), Expect(zero=(L.test,), feedback={L.test: 'memory'}), needs_sandbox=True),
+time.sleep(60)'''), Expect(zero=(L.test,), feedback_any={L.test: MEMORY_OR_TIME}), needs_sandbox=True),
         nb_case('fill_the_disk', wrapped(V, FILL_DISK), zero_v, needs_sandbox=True),
         nb_case('flood_stdout', wrapped(V, "while True:\n    print('x' * 10000)"),
                 Expect(zero=(V.test,), feedback={V.test: 'output'})),
@@ -518,11 +531,85 @@ return result + 1e-3 if np.random.rand() < 0.5 else result'''), Expect(others_fu
                                               "warnings.warn('noise')\nreturn _original(*args, **kwargs)"), Expect()),
         nb_case('ipython_magics', with_code(first, '%timeit -n1 -r1 1 + 1\n!echo hello'), Expect()),
     ]
+    cases += malformed_text_cases(C, V, A, L)
     if C.dtype_test:
         dtype_target = next(g for g in C.answers if g.replace('ex_', 'test_') == C.dtype_test)
         cases.append(nb_case('wrong_dtype', lambda: append(C.correct(), dtype_target, _dtype_wrapper(C, dtype_target)),
                              Expect(zero=(C.dtype_test,), others_full=False, feedback={C.dtype_test: 'float64'})))
     return cases
+
+
+# -- student text is data ----------------------------------------------------------------------
+SURROGATE = '\udcff'         # a lone surrogate: JSON carries it as the escape \udcff (json.dumps writes that)
+UNDECODABLE = os.fsdecode(b'\xff')     # how Python names a folder whose name is not UTF-8
+MAGIC_BLOCK = ('%timeit -n1 -r1 1 + 1\n!echo hello\n_magic_x = 1\nfor _magic_i in range(2):\n'
+               '    %time _magic_i * 2\n    _magic_y = !ls\n')
+
+
+def malformed_text_cases(C, V, A, L):
+    """Submissions whose text, numbers or folder names are hostile: each may cost that
+    student, never the batch, the reports or the gradebook of anyone else."""
+    every = tuple(C.tests)
+
+    def nb_case(name, make, expect):
+        return Case(name, lambda folder: C.write(folder, make()), expect)
+
+    def named(name, text, listed_as):
+        """A correct notebook in a folder called `name`, which is no student id."""
+        return Case(f'folder_name_{text}', lambda folder: C.write(folder, C.correct()),
+                    Expect(status='student_error', zero=every, others_full=False, text='student id',
+                           attention=True, listed_as=listed_as), folder=name)
+
+    magic_cell = MAGIC_BLOCK * (170 * 1024 // len(MAGIC_BLOCK))         # 170 KB of whole blocks
+    return [
+        nb_case('surrogate_in_answer_source',
+                lambda: append(C.correct(), V.answer, f'_note = "{SURROGATE}"  # {SURROGATE}'), Expect()),
+        nb_case('surrogate_in_exception_message',
+                wrapped_in(C, A, f"raise ValueError('boom ' + chr({ord(SURROGATE)}))"),
+                Expect(zero=(A.test,), feedback={A.test: 'ValueError: boom'})),
+        nb_case('surrogate_in_top_level_error', lambda: append(C.correct(), L.answer,
+                                                               f"raise RuntimeError('top ' + chr({ord(SURROGATE)}))"),
+                Expect(text='raised an error when run')),
+        nb_case('surrogate_in_grade_id', lambda: _rename(C.correct(), V.answer, 'ex_' + SURROGATE, keep_cell_id=True),
+                Expect(text='found by its cell id')),
+        nb_case('surrogate_in_metadata', lambda: _surrogate_metadata(C.correct(), L.test), Expect(text='kernel')),
+        Case('points_400_digits', lambda folder: _points_as(C, folder, V.test, '9' * 400),
+             Expect(text='points are not a number')),
+        Case('points_1e999', lambda folder: _points_as(C, folder, V.test, '1e999'),
+             Expect(text='points are not a number')),
+        nb_case('magic_heavy_170kb_answer', lambda: append(C.correct(), C.answers[0], magic_cell), Expect()),
+        named('zz_folder_' + UNDECODABLE, 'undecodable', 'zz_folder_?'),
+        named('zz_folder_newline\n', 'trailing_newline', 'zz_folder_newline?'),
+        named('=HYPERLINK("x.example","y")', 'equals', '\'=HYPERLINK("x.example","y")'),
+        named('+cmd', 'plus', "'+cmd"),
+        named('-2+3', 'minus', "'-2+3"),
+        named('@SUM(1)', 'at', "'@SUM(1)"),
+    ]
+
+
+def wrapped_in(C, target, body):
+    return lambda: wrap(C.correct(), target, body)
+
+
+def _surrogate_metadata(nb, grade_id):
+    """Lone surrogates in the kernelspec, in metadata keys, in a cell id and in a test's
+    nbgrader metadata strings the grader never uses."""
+    nb['metadata']['kernelspec'].update(name='python3' + SURROGATE, display_name=SURROGATE)
+    nb['metadata'][SURROGATE] = {SURROGATE: [SURROGATE]}
+    cell = by_id(nb, grade_id)
+    cell['metadata']['tags'] = [SURROGATE]
+    cell['metadata']['nbgrader']['schema_' + SURROGATE] = SURROGATE
+    plain = next(c for c in nb['cells'] if c['cell_type'] == 'code' and not meta(c))
+    plain['id'] = 'id-' + SURROGATE
+    return nb
+
+
+def _points_as(C, folder, grade_id, literal):
+    """A correct notebook whose test cell `grade_id` claims `literal` points, written as is
+    (json.dumps would write infinity as Infinity, which strict JSON refuses)."""
+    nb = C.correct()
+    by_id(nb, grade_id)['metadata']['nbgrader']['points'] = 'POINTS'
+    _raw(C, folder, json.dumps(nb, indent=1).replace('"POINTS"', literal))
 
 
 def _indent(code, by='    '):

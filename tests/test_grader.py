@@ -1,20 +1,28 @@
 """The grader's parts, fast and without a sandbox: encoding, decoding, verdicts, structure,
 intake and the store. The whole grader under attack is tests/test_redteam.py."""
 import ast
+import csv
+import io
 import json
+import math
 import os
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from autograder import verdict
+from autograder import gradebook, report, verdict
+from autograder import intake as intake_module
+from autograder import notebook as notebook_module
+from autograder.grade import find_chapter, grade_one
 from autograder.harness import recorder
 from autograder.rewrite import RecordableChecks
-from autograder import intake as intake_module
 from autograder.intake import intake
-from autograder.notebook import SubmissionError, match, parse, read_instructor, stub_sources
+from autograder.notebook import SubmissionError, match, parse, read_instructor, stub_sources, to_python
 from autograder.records import DType, PyType, Unsupported, decode
-from autograder.store import Store, write_atomically
+from autograder.safe_text import csv_cell, safe_text, safe_value
+from autograder.store import Store, write_atomically, write_json
 from pipeline.chapters import chapters
 
 CH = chapters()[0]
@@ -207,3 +215,264 @@ def test_only_allow_listed_files_travel_with_the_notebook(tmp_path, monkeypatch)
     assert state['files'] == ['weights.params']
     assert store.files_of('alice', state['files']) == {'weights.params': b'\x00\x01'}
     assert any('numpy.py' in note for note in state['notes'])
+
+
+# -- student text is data: every field of a submission may be hostile ------------------------
+SURROGATE = '\udcff'           # what JSON can carry as the escape \udcff
+
+
+def notebook_bytes(edit):
+    """The student edition as JSON bytes after `edit(nb)`; json.dumps writes lone
+    surrogates as \\udcff escapes, as a hostile notebook file would hold them."""
+    nb = json.loads(CH.student.read_text())
+    edit(nb)
+    return json.dumps(nb).encode()
+
+
+def answer_cells(nb):
+    return [c for c in nb['cells'] if c.get('metadata', {}).get('nbgrader', {}).get('solution')]
+
+
+def encodable(*texts):
+    for text in texts:
+        text.encode('utf-8')
+    return True
+
+
+def test_surrogates_in_a_notebook_become_safe_text():
+    def edit(nb):
+        first, second = answer_cells(nb)[:2]
+        first['source'] = f'x = "{SURROGATE}"\n'
+        second['metadata']['nbgrader']['grade_id'] = 'ex_' + SURROGATE
+        second['id'] = 'id' + SURROGATE
+        nb['metadata']['kernelspec']['name'] = SURROGATE * 3
+    assert SURROGATE.encode('unicode_escape') in notebook_bytes(edit)
+    cells, metadata = parse(notebook_bytes(edit))
+    assert encodable(*[c.source for c in cells], *[c.label or '' for c in cells])
+    found = match(read_instructor(CH.source), stub_sources(read_instructor(CH.student)), cells, metadata)
+    assert encodable(*found.notes, *found.answers.values())
+    assert any('kernel' in n for n in found.notes) and any('unknown grade ids' in n for n in found.notes)
+
+
+def test_safe_text_replaces_what_no_writer_takes_and_code_keeps_its_controls():
+    assert safe_text('a\0b\r\n' + SURROGATE, controls=False) == 'a\0b\r\n\ufffd'
+    assert safe_text('a\0b\tc\n\x1b[1m\u202e' + SURROGATE) == 'a\ufffdb\tc\n\ufffd[1m\ufffd\ufffd'
+    assert safe_text('x' * 50, limit=10) == 'x' * 10 and safe_text(None) == '' and safe_text(3) == '3'
+    assert safe_value({SURROGATE: [SURROGATE, (1, 'ok')], 'n': 2.5}) == {'\ufffd': ['\ufffd', (1, 'ok')], 'n': 2.5}
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    assert encodable(json.dumps(safe_value(deep)))            # cut, not a RecursionError
+
+
+def test_a_state_with_surrogates_is_saved_and_reads_back(tmp_path):
+    store = Store(CH, root=tmp_path)
+    state = intake_module.new_state('alice', 'alice', 'fp')
+    state.update(status='graded', message='boom ' + SURROGATE, notes=[SURROGATE], feedback={'t': SURROGATE},
+                 output=SURROGATE + '\x00')
+    store.save(state)
+    back = store.state('alice')
+    assert back == state and back['message'] == 'boom \ufffd' and back['output'] == '\ufffd\ufffd'
+    write_json(tmp_path / 'raw.json', {'text': SURROGATE})      # lossless where nothing is shown
+    assert json.loads((tmp_path / 'raw.json').read_text()) == {'text': SURROGATE}
+
+
+class BrokenAssignment:
+    """Grades by leaving in the state a value JSON cannot hold, as a grader bug would."""
+    fingerprint = 'fp'
+
+    def grade(self, state, data, slot, files):
+        state.update(status='graded', message='ok', scores={'t': object()})
+
+
+def test_grade_one_records_a_status_whatever_happens(tmp_path):
+    store = Store(CH, root=tmp_path)
+    state = intake_module.new_state('alice', 'alice', 'fp')
+    store.keep_copy('alice', b'{}')
+    grade_one(BrokenAssignment(), store, state, 0)
+    assert state['status'] == 'infra_error' and 'could not save' in state['message']
+    assert store.state('alice')['status'] == 'infra_error'
+
+
+def big_points(value):
+    def edit(nb):
+        test = next(c for c in nb['cells'] if c.get('metadata', {}).get('nbgrader', {}).get('grade'))
+        test['metadata']['nbgrader']['points'] = value
+    return edit
+
+
+@pytest.mark.parametrize('points', ['9' * 400, '1e999', '-1', 'true', '"2"', '1000001'])
+def test_absurd_points_are_malformed_metadata(points):
+    data = notebook_bytes(big_points('POINTS')).replace(b'"POINTS"', points.encode())
+    cells, _ = parse(data)
+    assert [c.problem for c in cells if c.problem] == ['its nbgrader points are not a number from 0 to 1000000 '
+                                                       'and were ignored']
+    assert all(math.isfinite(c.points) for c in cells)
+
+
+def test_any_parse_failure_is_that_students_error(tmp_path, monkeypatch):
+    subs = folders(tmp_path, ['alice', 'bob'])
+    (subs / 'bob' / f'{CH.name}.ipynb').write_bytes(notebook_bytes(lambda nb: nb['cells'][0].update(boom=1)))
+    real_cell = notebook_module._cell
+
+    def cell_or_fail(raw, n):
+        if 'boom' in raw:
+            raise TypeError('a bug in a library')
+        return real_cell(raw, n)
+    monkeypatch.setattr(notebook_module, '_cell', cell_or_fail)
+    states = {s['key']: s for s in intake(subs, CH, Store(CH, root=tmp_path / 'grading'), 'fingerprint')}
+    assert states['alice']['status'] == 'pending'
+    assert states['bob']['status'] == 'student_error' and 'TypeError: a bug in a library' in states['bob']['message']
+
+
+def magic_heavy_cell(kb):
+    block = '%timeit -n1 -r1 1 + 1\n!echo hello\nx = 1\nfor i in range(2):\n    %time i * 2\n    y = !ls\n'
+    return block * (kb * 1024 // len(block))
+
+
+def test_magics_become_do_nothing_python_line_for_line():
+    source = ('x = (3\n     % 2)\n%timeit f()\nif x:\n    !echo hi\n    out = !ls\n    a, b = %who\n'
+              's = """\n%not a magic\n"""\nz = 1 != 2\n%time \\\n  g()\n')
+    out = to_python(source)
+    assert out.split('\n') == ['x = (3', '     % 2)', 'pass', 'if x:', '    pass', '    out = None',
+                               '    a, b = None, None', 's = """', '%not a magic', '"""', 'z = 1 != 2',
+                               'pass', '', '']
+    assert to_python('%%bash\necho hi\n') == 'pass\n\n' and to_python('y = 5 % 3\n') == 'y = 5 % 3\n'
+    compile(out, 'cell', 'exec')
+    assert 'get_ipython' not in to_python(magic_heavy_cell(10))
+
+
+def test_a_huge_magic_heavy_cell_is_transformed_in_linear_time():
+    source = magic_heavy_cell(170)
+    started = time.perf_counter()
+    out = to_python(source)
+    assert time.perf_counter() - started < 1.0
+    assert out.count('\n') == source.count('\n')
+    compile(out, 'cell', 'exec')
+
+
+def folders(tmp_path, names, notebook=None):
+    subs = tmp_path / 'subs'
+    for name in names:
+        (subs / name).mkdir(parents=True)
+        (subs / name / (notebook or f'{CH.name}.ipynb')).write_bytes(CH.student.read_bytes())
+    return subs
+
+
+def test_student_ids_match_in_full_and_invalid_keys_are_no_ids(tmp_path):
+    subs = folders(tmp_path, ['alice\n', 'bad name!', 'invalid-0123456789ab'])
+    store = Store(CH, root=tmp_path / 'grading')
+    states = {s['student']: s for s in intake(subs, CH, store, 'fingerprint')}
+    assert states['alice?']['status'] == 'student_error' and 'student id' in states['alice?']['message']
+    bad = states['bad name!']
+    assert not bad['valid_id'] and not intake_module.STUDENT_ID.fullmatch(bad['key'])
+    valid = states['invalid-0123456789ab']
+    assert valid['valid_id'] and valid['key'] == 'invalid-0123456789ab' and valid['status'] == 'pending'
+
+
+def test_surrogates_and_formulas_in_folder_names_are_safe(tmp_path):
+    names = [os.fsdecode(b'x\xff'), '=HYPERLINK("x.example","y")', '+cmd', '-2+3', '@SUM(1)']
+    subs = folders(tmp_path, names)
+    store = Store(CH, root=tmp_path / 'grading')
+    states = intake(subs, CH, store, 'fingerprint')
+    assert all(s['status'] == 'student_error' and encodable(s['student']) for s in states)
+    table = list(csv.reader(io.StringIO(report.grades_csv(states, ['t'], 2.0))))
+    shown = {row[0] for row in table[1:]}
+    assert shown == {'x?', '\'=HYPERLINK("x.example","y")', "'+cmd", "'-2+3", "'@SUM(1)"}
+
+
+def test_only_our_numbers_start_with_a_minus_in_a_csv():
+    state = {'student': '-1', 'status': 'graded', 'scores': {'t': -1.0}, 'message': '=1+1'}
+    assert report.grades_csv([state], ['t'], 2.0).splitlines()[1] == "'-1,graded,-1,2,-1,'=1+1"
+    assert csv_cell(2.5) == '2.5' and csv_cell(3) == '3' and csv_cell('\tx') == "'\tx" and csv_cell('a=b') == 'a=b'
+
+
+def test_the_majority_chapter_is_graded_and_the_odd_one_told(tmp_path):
+    other = chapters()[1]
+    subs = folders(tmp_path, ['alice', 'bob'])
+    (subs / 'carol').mkdir()
+    (subs / 'carol' / f'{other.name}.ipynb').write_bytes(other.student.read_bytes())
+    assert find_chapter(subs) == CH
+    states = {s['key']: s for s in intake(subs, CH, Store(CH, root=tmp_path / 'grading'), 'fingerprint')}
+    assert states['carol']['status'] == 'student_error'
+    message = states['carol']['message']
+    assert f'chapter {other.id}' in message and f'grades chapter {CH.id}' in message
+    (subs / 'dave').mkdir()
+    (subs / 'dave' / f'{other.name}.ipynb').write_bytes(other.student.read_bytes())
+    with pytest.raises(SystemExit, match='--chapter'):
+        find_chapter(subs)                                    # two against two
+
+
+class FakeGradebook:
+    """nbgrader's Gradebook, failing for one student."""
+    recorded = []
+
+    def __init__(self, url):
+        self.db = SimpleNamespace(commit=lambda: None, rollback=lambda: None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update_or_create_student(self, student):
+        if student == 'bob':
+            raise RuntimeError('database says no')
+        self.recorded.append(student)
+
+    def find_submission(self, *args):
+        return None
+
+    def find_grade(self, *args):
+        return SimpleNamespace()
+
+
+def test_gradebook_records_each_student_on_their_own(monkeypatch):
+    import nbgrader.api
+    monkeypatch.setattr(nbgrader.api, 'Gradebook', FakeGradebook)
+    written = []
+    monkeypatch.setattr(gradebook, 'write_autograded', lambda ch, a, state: written.append(state['key']))
+    states = [dict(intake_module.new_state(key, key, 'fp'), status='graded') for key in ('alice', 'bob', 'invalid-x')]
+    states.append(dict(intake_module.new_state('_invalid-1', 'bad name', 'fp', valid_id=False), status='student_error'))
+    failed = gradebook.record(CH, SimpleNamespace(tests=[]), states)
+    assert FakeGradebook.recorded == ['alice', 'invalid-x'] and written == ['alice', 'invalid-x']
+    assert [(student, status) for student, status, _ in failed] == [('bob', 'graded')]
+    assert 'database says no' in failed[0][2]
+
+
+def test_an_autograded_notebook_takes_any_answer_text(tmp_path, monkeypatch):
+    release = tmp_path / 'release'
+    (release / CH.id).mkdir(parents=True)
+    (release / CH.id / f'{CH.name}.ipynb').write_bytes(CH.student.read_bytes())
+    monkeypatch.setattr(gradebook, 'RELEASE', release)
+    monkeypatch.setattr(gradebook, 'GRADING', tmp_path)
+    store = Store(CH, root=tmp_path)
+    data = notebook_bytes(lambda nb: answer_cells(nb)[0].update(source=f'x = "{SURROGATE}"\n'))
+    store.keep_copy('alice', data)
+    instructor = read_instructor(CH.source)
+    assignment = SimpleNamespace(store=store, instructor=instructor, stubs=stub_sources(read_instructor(CH.student)))
+    state = dict(intake_module.new_state('alice', 'alice', 'fp'), status='graded', sha256='x',
+                 feedback={c.grade_id: SURROGATE for c in instructor if c.is_test})
+    gradebook.write_autograded(CH, assignment, state)
+    written = (tmp_path / 'autograded' / 'alice' / CH.id / f'{CH.name}.ipynb').read_text()
+    assert 'x = \\"\ufffd\\"' in written
+
+
+def test_one_broken_state_does_not_stop_the_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, 'GRADING', tmp_path)
+    monkeypatch.setattr(report, 'chart', lambda *args: None)
+    assignment = SimpleNamespace(tests=[SimpleNamespace(grade_id='t', points=1.0)], max_score=1.0,
+                                 sandbox=SimpleNamespace(limits=SimpleNamespace(cell_seconds=2)), ch=CH)
+    good = dict(intake_module.new_state('alice', 'alice', 'fp'), status='graded', scores={'t': 1.0},
+                feedback={'t': 'passed ' + SURROGATE}, notes=['ignored ' + SURROGATE])
+    broken = dict(intake_module.new_state('bob', 'bob', 'fp'), status='graded', scores={'t': 'x'}, notes=None,
+                  feedback=None, message=None)
+    report.write(CH, assignment, [broken, good], [('carol', 'graded', 'not recorded ' + SURROGATE)])
+    folder = tmp_path / 'reports' / CH.id
+    assert 'passed \ufffd' in (folder / 'feedback' / 'alice.html').read_text()
+    assert 'could not be made' in (folder / 'feedback' / 'bob.html').read_text()
+    rows = list(csv.reader(io.StringIO((folder / 'grades.csv').read_text())))
+    assert [row[0] for row in rows] == ['student', 'bob', 'alice'] and rows[2][2] == '1'
+    attention = (folder / 'attention.csv').read_text()
+    assert 'carol' in attention and 'not recorded \ufffd' in attention and 'alice' in attention

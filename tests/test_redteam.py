@@ -24,6 +24,9 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
+from autograder.intake import store_key
+from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, match, parse, plan_cells, read_instructor,
+                                 stub_sources)
 from autograder.sandbox import Limits, Sandbox
 from pipeline.chapters import ROOT, chapters
 from pipeline.execute import DETERMINISTIC_ENV
@@ -47,11 +50,12 @@ def plant_bug(chapter):
     return bug, failing
 
 
-def course_grade(submissions, grading, *extra, timeout=1200):
+def course_grade(submissions, grading, *extra, timeout=1200, chapter=True):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(grading))
-    return subprocess.run([sys.executable, '-m', 'pipeline', 'grade', str(submissions), '--chapter', CH.id,
-                           *LIMITS, *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, '-m', 'pipeline', 'grade', str(submissions),
+                           *(['--chapter', CH.id] if chapter else []), *LIMITS, *extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def stored(grading):
@@ -127,7 +131,7 @@ def redteam(tmp_path_factory):
         canaries.append(f'{n:03d}_canary_{"ok" if n % 2 == 0 else "wrong"}')
     write_canaries(chapter, batch, canaries)
     for n, case in enumerate(cases, 1):
-        folders[case.name] = f'{n - 1:03d}_x_{case.name}'
+        folders[case.name] = case.folder or f'{n - 1:03d}_x_{case.name}'
         case.build(batch / folders[case.name])
     site_packages = sysconfig.get_paths()['purelib']
     before = sorted(os.listdir(site_packages))
@@ -147,14 +151,38 @@ def describe(state):
                       indent=1, ensure_ascii=False)[:4000]
 
 
+def planning_seconds(folder):
+    """Seconds the grader spends outside any sandbox reading a submission's notebooks and
+    planning their run (parse, match, magics): bounded work, whatever the notebook holds."""
+    instructor = read_instructor(CH.source)
+    stubs = stub_sources(read_instructor(CH.student))
+    started = time.monotonic()
+    for path in [] if folder.is_symlink() else folder.glob('*.ipynb'):
+        if path.is_symlink() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            continue
+        try:
+            cells, metadata = parse(path.read_bytes())
+        except SubmissionError:
+            continue
+        plan_cells(instructor, match(instructor, stubs, cells, metadata).answers)
+    return time.monotonic() - started
+
+
+def report_rows(redteam, name):
+    with open(redteam.tmp / 'grading' / 'reports' / CH.id / name, newline='') as f:
+        return list(csv.DictReader(f))
+
+
 @pytest.mark.parametrize('name', CASE_NAMES)
 def test_case_gets_its_expected_outcome(redteam, name):
     if name not in redteam.cases:
         pytest.skip('harmful or meaningless without the bubblewrap sandbox (not available here)')
     case = redteam.cases[name]
-    state = redteam.states[redteam.folders[name]]
+    folder = redteam.folders[name]
+    state = redteam.states[store_key(folder)[0]]
     expect = case.expect
     assert state['status'] == expect.status, describe(state)
+    json.dumps(state, ensure_ascii=False).encode()          # every text in it can be written
     points = {c: 1.0 for c in redteam.chapter.tests}
     for test in redteam.chapter.tests:
         score = state['scores'].get(test, 0.0)
@@ -164,19 +192,28 @@ def test_case_gets_its_expected_outcome(redteam, name):
             assert score == points[test], f'{test} scored {score}\n{describe(state)}'
     for test, text in expect.feedback.items():
         assert text in state['feedback'].get(test, ''), describe(state)
+    for test, texts in expect.feedback_any.items():
+        assert any(text in state['feedback'].get(test, '') for text in texts), describe(state)
     everything = ' '.join([state['message'], *state.get('notes', []), *state.get('attention', [])])
     if expect.text:
         assert expect.text in everything, describe(state)
+    if expect.text_any:
+        assert any(text in everything for text in expect.text_any), describe(state)
+    assert planning_seconds(redteam.tmp / 'batch' / folder) < 5
+    listed_as = expect.listed_as or folder
+    assert listed_as in {row['student'] for row in report_rows(redteam, 'grades.csv')}, describe(state)
     if expect.attention:
-        with open(redteam.tmp / 'grading' / 'reports' / CH.id / 'attention.csv') as f:
-            flagged = {row['student'] for row in csv.DictReader(f)}
-        assert redteam.folders[name] in flagged, describe(state)
+        assert listed_as in {row['student'] for row in report_rows(redteam, 'attention.csv')}, describe(state)
 
 
 def test_batch_finishes_with_exit_status_zero(redteam):
     assert redteam.result.returncode == 0, redteam.result.stdout[-3000:] + redteam.result.stderr[-3000:]
     assert len(redteam.states) == len(redteam.cases) + len(redteam.canaries)
     assert 'infra_error' not in {s['status'] for s in redteam.states.values()}
+
+
+def test_every_submission_has_one_row_in_grades_csv(redteam):
+    assert len(report_rows(redteam, 'grades.csv')) == len(redteam.states)
 
 
 def test_canaries_are_undisturbed(redteam):
@@ -279,6 +316,24 @@ def test_without_a_sandbox_the_grader_warns_and_still_grades(tmp_path):
     assert 'WARNING: NO SANDBOX' in bare.stderr
     assert [outcome(s) for _, s in sorted(stored(tmp_path / 'bare').items())] == \
         [outcome(s) for _, s in sorted(stored(tmp_path / 'boxed').items())]
+
+
+def test_another_chapters_notebook_does_not_stop_the_batch(redteam, tmp_path):
+    """Without --chapter, the chapter most notebooks are for is graded; a student who handed
+    in another chapter's notebook is told which chapter that is and which this batch grades."""
+    other = chapters()[1]
+    write_canaries(redteam.chapter, tmp_path / 'subs', ['canary_ok', 'canary_wrong'])
+    (tmp_path / 'subs' / 'other_chapter').mkdir()
+    (tmp_path / 'subs' / 'other_chapter' / f'{other.name}.ipynb').write_bytes(other.student.read_bytes())
+    result = course_grade(tmp_path / 'subs', tmp_path / 'grading', chapter=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f'chapter {CH.id}: the chapter most notebooks are named for' in result.stdout, result.stdout[:1000]
+    states = stored(tmp_path / 'grading')
+    odd = states['other_chapter']
+    assert odd['status'] == 'student_error', odd
+    assert f'chapter {other.id}' in odd['message'] and f'grades chapter {CH.id}' in odd['message'], odd['message']
+    for kind in ('ok', 'wrong'):
+        assert outcome(states[f'canary_{kind}']) == outcome(redteam.baseline[f'canary_{kind}'])
 
 
 def test_infra_error_is_the_only_failing_exit_status(tmp_path):
