@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from autograder import execution, verdict
-from autograder.notebook import (Structure, compiled_tests, imported_modules, match, parse, plan_cells,
+from autograder.notebook import (Structure, cell_imports, compiled_tests, imported_modules, match, parse, plan_cells,
                                  read_instructor, stub_sources, watched_functions)
 from autograder.rewrite import lint
 from autograder.sandbox import HARNESS
@@ -37,12 +37,13 @@ from pipeline.execute import stage
 from pipeline.export import package_files
 
 GRADER_VERSION = 2
-# Libraries a submission may not use to do the exercises (the course builds on numpy alone),
-# and CPython's test modules, which expose internals no exercise needs.
+# Libraries a submission may not use to do the exercises (the course builds on numpy alone);
+# CPython's test modules and ctypes, which expose the interpreter's internals and memory.
 FORBIDDEN_MODULES = ('torch', 'tensorflow', 'jax', 'jaxlib', 'mxnet', 'keras', 'scipy', 'sklearn',
                      'cupy', 'numba', 'autograd', 'chainer', 'paddle', 'theano', 'd2l', 'd2lzh',
                      '_testcapi', '_testinternalcapi', '_testbuffer', '_testmultiphase', '_testsinglephase',
-                     '_testimportmultiple', '_xxsubinterpreters', '_xxinterpchannels', '_ctypes_test')
+                     '_testimportmultiple', '_xxsubinterpreters', '_xxinterpchannels', '_ctypes_test',
+                     'ctypes', '_ctypes')
 SEED_RANGE = 2 ** 31
 
 
@@ -58,6 +59,7 @@ class Assignment:
         self.tests = [c for c in self.instructor if c.is_test]
         self.problems = [p for c in self.tests for p in lint(c.source, c.grade_id)]
         self.compiled = {mode: compiled_tests(self.instructor, student=mode) for mode in (False, True)}
+        self.imports = cell_imports(self.instructor)
         modules, aliases = imported_modules(self.instructor)
         self.preimport = sorted(modules)
         self.watched = watched_functions(self.instructor, aliases)
@@ -93,7 +95,7 @@ class Assignment:
     def plan(self, answers, reference=False, seed=0, seeds=()):
         sandbox = self.sandbox
         preimport = self.preimport + ((self.main or {}).get('modules') or [])
-        return {'cells': plan_cells(self.instructor, answers, self.compiled[not reference]), 'seed': seed,
+        return {'cells': plan_cells(self.instructor, answers, self.compiled[not reference], self.imports), 'seed': seed,
                 'seeds': list(seeds), 'reference': reference, 'forbidden_modules': list(FORBIDDEN_MODULES),
                 'sys_path': [sandbox.stage_dir(self.stage), *sandbox.python_path],
                 'read_ok': sandbox.readable_prefixes(self.stage), 'preimport': sorted(set(preimport)),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from autograder.safe_text import safe_value
+from autograder.safe_text import needs_cleaning, safe_value
 
 POLL = 0.1
 STARTUP_SECONDS = 60           # from start to the harness's "ready" (imports, compiling)
@@ -110,7 +110,8 @@ class _Channel:
         if not ok:
             return self._tamper('a line that the harness did not write')
         self.seq += 1
-        msg = safe_value(msg)       # student text (messages, values, names) is data: lone surrogates go here
+        if needs_cleaning(line):    # student text (messages, values, names) is data: lone surrogates go here
+            msg = safe_value(msg)
         a, kind = self.attempt, msg.get('t')
         for key, count in (msg.get('events') or {}).items():
             a.events[key] = a.events.get(key, 0) + count
@@ -144,7 +145,9 @@ class _Channel:
 def _seeded_result(text):
     """A forked reference child's {'records', 'error'} for one seed (see harness/runtime.py)."""
     try:
-        result = safe_value(json.loads(text))
+        result = json.loads(text)
+        if needs_cleaning(text.encode()):
+            result = safe_value(result)
         if isinstance(result, dict) and isinstance(result.get('records'), list):
             return {'records': result['records'], 'error': result.get('error')}
     except (TypeError, ValueError, RecursionError):

@@ -330,9 +330,11 @@ class _Scanner:
             self.quote = None              # an unterminated one-line string: a SyntaxError to report
 
 
-def plan_cells(instructor, answers, tests):
-    """The harness's list of code cells: instructor cells, answer cells from `answers`, and
-    test cells as `tests` (grade id -> compiled parts, see compiled_tests) has them."""
+def plan_cells(instructor, answers, tests, imports):
+    """The harness's list of code cells: instructor cells, answer cells from `answers`, test
+    cells as `tests` (grade id -> compiled parts, see compiled_tests) has them, and for each
+    instructor cell the names its imports bind (`imports`, see cell_imports). Called from many
+    grading threads at once, so it parses nothing (CPython 3.11's parser is not thread-safe)."""
     cells = []
     for n, cell in enumerate(instructor):
         if cell.kind != 'code':
@@ -346,7 +348,7 @@ def plan_cells(instructor, answers, tests):
             source = answers.get(cell.grade_id, '') if kind == 'answer' else cell.source
             entry['source'] = to_python(source)
             if kind == 'code':
-                entry['imports'] = sorted(imported_names(cell.source))
+                entry['imports'] = imports.get(n, [])
         cells.append(entry)
     return cells
 
@@ -356,6 +358,11 @@ def _tree(source):
         return ast.parse(to_python(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ast.Module([], [])
+
+
+def cell_imports(instructor):
+    """{cell index: names its import statements bind} for the instructor's code cells."""
+    return {n: sorted(imported_names(c.source)) for n, c in enumerate(instructor) if c.kind == 'code'}
 
 
 def imported_names(source):

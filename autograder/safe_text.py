@@ -9,6 +9,7 @@ student's own report, never crash the writes of a batch.
 
     safe_text(text, limit=None, controls=True)   any value -> str that encodes as UTF-8
     safe_value(value, limit=None)               the same for JSON-like values (dict keys too)
+    needs_cleaning(json_bytes)                  whether safe_value could change what that JSON decodes to
     csv_cell(value)                             a cell a spreadsheet shows as text
 """
 import re
@@ -23,6 +24,18 @@ MAX_DEPTH = 200
 # A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and
 # carriage return, strips them and reads what follows).
 FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
+
+
+# In JSON text written by the harness (ASCII, see harness/recorder.dumps) the characters above
+# can only appear as these escapes, or as raw non-ASCII bytes.
+_ESCAPED_UNSAFE = re.compile(rb'\\u[dD][89a-fA-F]|\\u00[01]|\\u007[fF]|\\u00[89]|\\u202[a-eA-E]|'
+                             rb'\\u206[6-9]|\\[bfr]|[\x80-\xff]')
+
+
+def needs_cleaning(json_text):
+    """False when JSON text (bytes) cannot decode to anything safe_value would change: the
+    report channel's records are checked this way first, since walking them is the slow part."""
+    return _ESCAPED_UNSAFE.search(json_text) is not None
 
 
 def safe_text(text, limit=None, controls=True):

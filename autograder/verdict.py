@@ -247,12 +247,22 @@ def mutated(student_records, reference_records, upto):
     return names
 
 
+import builtins as _builtins
+
+# Exception class names shown even after hidden tests ran: a class the notebook defines could
+# carry data out in its name.
+KNOWN_ERRORS = {n for n, v in vars(_builtins).items() if isinstance(v, type) and issubclass(v, BaseException)} | \
+    {'MXNetError', 'DeferredInitializationError', 'NotAllowedWhileGrading', 'CheckFailed'}
+
+
 def explain_error(error, hidden, memory_mb, after=None):
     """A student-facing sentence for an exception the harness reported. Once hidden tests have
     run (`after` names the first exercise whose hidden part ran), messages are not shown: an
     answer could carry hidden inputs out in them."""
     types, message = error.get('types') or ['Exception'], (error.get('message') or '').strip()
     name = types[0]
+    if (hidden or after) and name not in KNOWN_ERRORS and not error.get('compile'):
+        name = next((f'an error of its own class (a {t})' for t in types if t in KNOWN_ERRORS), 'an error of its own class')
     where = error.get('where') or [None, None]
     at = f' (line {where[1]} of {where[0]})' if where[0] and where[1] else ''
     if name == 'NotImplementedError':
@@ -267,9 +277,10 @@ def explain_error(error, hidden, memory_mb, after=None):
         return f'{message[:300]}' + at
     if hidden:
         return f'your code raised {name} on a hidden case' + at
-    if after:
+    if after and not error.get('compile'):        # a compile error was found before any test ran
+        hint = ' -- does your notebook pass "Restart & Run All"?' if name == 'NameError' else ''
         return (f'your code raised {name}{at}; its message is not shown because the hidden tests of {after} '
-                f'ran before (run the notebook yourself to see it)')
+                f'ran before (run the notebook yourself to see it){hint}')
     text = f'{name}: {message[:300]}' if message else name
     if name == 'NameError':
         text += ' -- the grader runs the notebook top to bottom in a fresh interpreter: does yours ' \

@@ -4,7 +4,8 @@
 
 Grades a folder of correct submissions (the reference answers pasted into the student
 edition) in a scratch store, sandboxed as for a real class, and reports the rate of the
-grading phase (the grader prints it) next to the fixed costs of a batch.
+grading phase (the grader prints it), the reference run that computes every submission's
+hidden cases, and the fixed costs of a batch.
 """
 import argparse
 import json
@@ -46,12 +47,18 @@ def main():
         if result.returncode:
             sys.exit(result.stdout[-2000:] + result.stderr[-2000:])
         rate = re.search(r'graded (\d+) in ([\d.]+) s \(([\d.]+)/min\)', result.stdout)
+        reference = re.search(r'reference solution ready for \d+ sets of hidden cases \(([\d.]+) s\)', result.stdout)
         states = [json.loads(p.read_text()) for p in Path(tmp, 'grading', 'store', ch.id).glob('submissions/*/state.json')]
         seconds = sorted(s['timing']['seconds'] for s in states)
     print(f'{ch.id}: {args.submissions} submissions, {args.jobs} jobs, {os.cpu_count()} cores')
     print(f'  whole command         {total:6.1f} s (intake, nbgrader gradebook, reference run, reports included)')
+    reference_seconds = float(reference.group(1)) if reference else 0.0
+    per_submission = (reference_seconds + float(rate.group(2))) / args.submissions
+    print(f'  reference run         {reference_seconds:6.1f} s (every submission\'s hidden cases, validation included)')
     print(f'  grading phase         {rate.group(2):>6} s  ->  {rate.group(3)} submissions/minute')
     print(f'  one submission        median {seconds[len(seconds) // 2]:.2f} s, max {seconds[-1]:.2f} s (sandbox to verdict)')
+    print(f'  per submission        {per_submission:.3f} s of wall time (reference + grading phases / submissions, '
+          f'{args.jobs} at a time)')
 
 
 if __name__ == '__main__':

@@ -34,6 +34,7 @@ class Expect:
     text_any: tuple = ()          # one of these must appear there (see feedback_any)
     attention: bool = False       # must be on the instructor's attention list
     listed_as: str = None         # the student cell of its rows in grades.csv (and attention.csv)
+    absent: str = None            # must appear nowhere in the feedback, message, notes or attention
 
 
 @dataclass
@@ -490,7 +491,7 @@ time.sleep(60)'''), Expect(zero=(L.test,), feedback_any={L.test: MEMORY_OR_TIME}
         nb_case('not_implemented', lambda: copy.deepcopy(C.student),
                 Expect(zero=tuple(C.tests), feedback={V.test: 'not implemented'})),
         nb_case('exception_in_function', wrapped(A, "raise ValueError('boom in my code')"),
-                Expect(zero=(A.test,), feedback={A.test: 'ValueError: boom in my code'})),
+                Expect(zero=(A.test,), feedback={A.test: 'raised ValueError'})),
         nb_case('syntax_error', with_code(V.answer, 'def broken(:\n    pass'), Expect(zero=(V.test,), text='SyntaxError')),
         nb_case('null_bytes_and_deep_nesting', lambda: append(with_code(V.answer, 'x = 1\0')(), A.answer,
                                                                'y = ' + '(' * 300000 + ')' * 300000),
@@ -532,6 +533,7 @@ return result + 1e-3 if np.random.rand() < 0.5 else result'''), Expect(others_fu
         nb_case('ipython_magics', with_code(first, '%timeit -n1 -r1 1 + 1\n!echo hello'), Expect()),
     ]
     cases += malformed_text_cases(C, V, A, L)
+    cases += harness_attack_cases(C, V, A, L)
     if C.dtype_test:
         dtype_target = next(g for g in C.answers if g.replace('ex_', 'test_') == C.dtype_test)
         cases.append(nb_case('wrong_dtype', lambda: append(C.correct(), dtype_target, _dtype_wrapper(C, dtype_target)),
@@ -566,7 +568,11 @@ def malformed_text_cases(C, V, A, L):
                 lambda: append(C.correct(), V.answer, f'_note = "{SURROGATE}"  # {SURROGATE}'), Expect()),
         nb_case('surrogate_in_exception_message',
                 wrapped_in(C, A, f"raise ValueError('boom ' + chr({ord(SURROGATE)}))"),
-                Expect(zero=(A.test,), feedback={A.test: 'ValueError: boom'})),
+                Expect(zero=(A.test,), feedback={A.test: 'raised ValueError'})),
+        # Raised before any hidden test ran, the message is shown: with U+FFFD for the surrogate.
+        nb_case('surrogate_in_error_before_the_tests', lambda: append(C.correct(), C.answers[0],
+                                                                      f"raise RuntimeError('early ' + chr({ord(SURROGATE)}))"),
+                Expect(text='RuntimeError: early \ufffd')),
         nb_case('surrogate_in_top_level_error', lambda: append(C.correct(), L.answer,
                                                                f"raise RuntimeError('top ' + chr({ord(SURROGATE)}))"),
                 Expect(text='raised an error when run')),
@@ -722,3 +728,254 @@ def _links_beside(C, folder):
     (folder / 'minimx').symlink_to('../..')
     (folder / '..checks.py').write_text('x = 1\n')
     (folder / 'other.ipynb').symlink_to('/etc/passwd')
+
+
+# -- attacks on the harness itself (what the student's process must not hold or reach) --------
+# Each starts from the untouched student edition (every answer a stub) and adds the attack, so
+# a full score would mean the attack worked; each must score 0 and be listed for the instructor.
+# Where an attack needs the helpers, the recorder or the channel, it looks for them as a real
+# one would, and falls back to doing nothing.
+
+FIND_AND_FORGE = '''
+def _forge(found):
+    """Whatever grading object was found: record every expected value as produced, or write
+    to the channel with its nonce."""
+    for obj in found:
+        for name in ('check_equal', 'check_array', 'check', '_send', 'send', 'record'):
+            fn = getattr(obj, name, None) if not isinstance(obj, dict) else obj.get(name)
+            if callable(fn):
+                try:
+                    fn(['bool', True], ['bool', True], 'forged')
+                except Exception:
+                    pass
+'''
+
+ATTACKS = {
+    # The old hole: the check helpers recorded the `expected` argument the test passed in.
+    'records_expected_as_produced': '''
+import sys
+_checks = sys.modules.get('checks')
+if _checks is not None:
+    for _name in ('check_equal', 'check_array'):
+        _real = getattr(_checks, _name)
+        setattr(_checks, _name, lambda actual, expected=None, *a, _real=_real, **k: _real(expected, expected, *a, **k))
+check_equal = lambda actual, expected=None, *a, **k: None
+check_array = check_equal
+''',
+    # ... and the recorder reached through the harness in sys.modules['__main__'].
+    'neuters_the_harness_in_main': FIND_AND_FORGE + '''
+import sys
+_main = sys.modules['__main__']
+for _name in ('Harness', 'Libraries', 'Recorder', 'Channel', 'AuditLog'):
+    _cls = getattr(_main, _name, None)
+    if _cls is not None:
+        for _attr in ('restore', 'replaced', 'hook', 'check', 'check_equal'):
+            setattr(_cls, _attr, lambda *a, **k: None)
+_forge([getattr(_main, n, None) for n in ('harness', 'recorder', 'channel')])
+''',
+    'walks_frames': FIND_AND_FORGE + '''
+import sys
+try:
+    _frame = sys._getframe()
+    _found = []
+    while _frame is not None:
+        _found += [_frame.f_locals, _frame.f_globals]
+        _frame = _frame.f_back
+    _forge(_found)
+except Exception:
+    pass
+''',
+    'walks_frames_through_a_traceback': FIND_AND_FORGE + '''
+try:
+    raise KeyError('x')
+except KeyError as _err:
+    try:
+        _frame = _err.__traceback__.tb_frame
+        while _frame is not None:
+            _forge([_frame.f_locals, _frame.f_globals])
+            _frame = _frame.f_back
+    except Exception:
+        pass
+''',
+    'walks_frames_through_a_generator': FIND_AND_FORGE + '''
+def _gen():
+    yield
+_g = _gen()
+try:
+    _frame = _g.gi_frame
+    while _frame is not None:
+        _forge([_frame.f_locals])
+        _frame = _frame.f_back
+except Exception:
+    pass
+''',
+    'walks_frames_with_inspect_and_traceback': FIND_AND_FORGE + '''
+import inspect, traceback
+for _walk in (lambda: [f.frame.f_locals for f in inspect.stack()],
+              lambda: [f.f_locals for f, _ in traceback.walk_stack(None)]):
+    try:
+        _forge(_walk())
+    except Exception:
+        pass
+''',
+    'gets_a_frame_from_a_signal_handler': FIND_AND_FORGE + '''
+import signal, time
+def _handler(signum, frame):
+    while frame is not None:
+        _forge([frame.f_locals, frame.f_globals])
+        frame = frame.f_back
+try:
+    signal.signal(signal.SIGALRM, _handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+except OSError:
+    pass
+''',
+    'gets_frames_from_a_thread': FIND_AND_FORGE + '''
+import sys, threading
+def _spy():
+    for _ in range(1000):
+        try:
+            _forge([f.f_locals for f in sys._current_frames().values()])
+        except Exception:
+            pass
+try:
+    threading.Thread(target=_spy, daemon=True).start()
+except RuntimeError:
+    pass
+''',
+    'traces_the_tests': FIND_AND_FORGE + '''
+import sys
+def _tracer(frame, event, arg):
+    _forge([frame.f_locals])
+    return _tracer
+try:
+    sys.settrace(_tracer)
+    sys.setprofile(lambda frame, event, arg: _forge([frame.f_locals]))
+except Exception:
+    pass
+''',
+    'walks_the_garbage_collector': FIND_AND_FORGE + '''
+import gc
+try:
+    _forge([o for o in gc.get_objects() if isinstance(o, dict) and ('send' in o or 'check_equal' in o)])
+except Exception:
+    pass
+try:
+    _forge(gc.get_referrers(print))
+except Exception:
+    pass
+''',
+    'walks_closures_and_subclasses': FIND_AND_FORGE + '''
+import sys
+_seen = []
+def _cells(fn):
+    for cell in getattr(fn, '__closure__', None) or ():
+        try:
+            _seen.append(cell.cell_contents)
+        except ValueError:
+            pass
+for _module in list(sys.modules.values()):
+    try:
+        for _value in list(vars(_module).values()):
+            if callable(_value):
+                _cells(_value)
+                _seen.append(getattr(_value, '__globals__', None))
+    except Exception:
+        pass
+_stack = list(object.__subclasses__())
+while _stack:
+    _cls = _stack.pop()
+    try:
+        _stack += type.__subclasses__(_cls) if isinstance(_cls, type) else []
+        for _value in list(vars(_cls).values()):
+            _cells(_value)
+            _seen.append(getattr(_value, '__globals__', None))
+    except Exception:
+        pass
+_forge([x for x in _seen if isinstance(x, dict) and ('send' in x or 'make_helpers' in x)])
+''',
+    'swaps_code_of_library_functions': '''
+import json, sys
+for _fn in (sys.modules['checks'].check_equal, json.dumps):
+    try:
+        _fn.__code__ = (lambda *a, **k: None).__code__
+    except Exception:
+        pass
+    try:
+        _fn.__defaults__ = (None, None)
+    except Exception:
+        pass
+''',
+    'uses_ctypes_on_the_interpreter': '''
+import sys
+for _get in (lambda: sys.modules['ctypes'], lambda: __import__('ctypes'), lambda: __import__('_ctypes'),
+             lambda: sys.modules['numpy._core._internal'].ctypes):
+    try:
+        _ctypes = _get()
+        _ctypes.memmove(id(1), id(2), 8)
+        print('CTYPES-USED')
+    except Exception:
+        pass
+''',
+    'reads_its_own_memory_through_proc': '''
+try:
+    with open('/proc/self/mem', 'rb') as _f:
+        _f.seek(id(print))
+        print('MEM-READ-OK' if len(_f.read(8)) == 8 else 'MEM-READ-SHORT')
+except OSError as _err:
+    print('MEM-READ-REFUSED', _err)
+''',
+    'adds_an_audit_hook': '''
+import sys
+sys.addaudithook(lambda event, args: print('SEEN', event, args))
+''',
+}
+
+# A wrong answer (a copy where a view is asked for) with a lying `np` in the notebook's
+# namespace: the aliasing check is judged with numpy's own function, captured at start-up.
+PROXY_NUMPY = '''
+import numpy as _numpy
+class _LyingNumpy:
+    def __getattr__(self, name):
+        return getattr(_numpy, name)
+    def shares_memory(self, *args, **kwargs):
+        return True
+np = _LyingNumpy()
+'''
+
+# The arguments of the first hidden call, carried out in an exception message right away and
+# again from a later cell.
+EXFILTRATE = '''
+global _calls, _stolen
+_calls = globals().get('_calls', 0) + 1
+if _calls > VISIBLE:
+    _stolen = repr(args)[:200]
+    raise ValueError('LEAKED ' + _stolen)
+return _original(*args, **kwargs)
+'''
+
+
+def harness_attack_cases(C, V, A, L):
+    every = tuple(C.tests)
+    first = C.answers[0]
+
+    def stub_with(code):
+        return lambda folder: C.write(folder, append(copy.deepcopy(C.student), first, code))
+
+    cases = [Case(f'stub_{name}', stub_with(code), Expect(zero=every, others_full=False, attention=True,
+                                                          absent='MEM-READ-OK' if 'MEM' in code else 'CTYPES-USED'))
+             for name, code in ATTACKS.items()]
+    cases.append(Case('stub_rebinds_builtins_in_the_namespace',
+                      stub_with('__builtins__ = {"__import__": __import__, "print": print}'),
+                      Expect(zero=every, others_full=False, attention=True, text='rebound __builtins__')))
+    cases.append(Case('exfiltrates_hidden_inputs_in_messages',
+                      lambda folder: C.write(folder, append(wrap(C.correct(), V, EXFILTRATE.replace('VISIBLE', str(V.visible_calls))),
+                                                            L.answer, "raise RuntimeError('LEAKED ' + globals().get('_stolen', ''))")),
+                      Expect(zero=(V.test,), absent='LEAKED')))
+    view = next((t for t in C.targets if t.function == 'broadcast_view'), None)
+    if view is not None:
+        copying = 'import numpy as _np\nreturn _np.array(_original(*args, **kwargs))'
+        cases.append(Case('lying_numpy_in_the_namespace',
+                          lambda folder: C.write(folder, append(wrap(C.correct(), view, copying), first, PROXY_NUMPY)),
+                          Expect(zero=(view.test,), attention=True, text='rebound np')))
+    return cases

@@ -19,7 +19,9 @@ DRIVER = textwrap.dedent('''
     sys.path.insert(0, {harness!r})
     import guard
     problems = guard.lockdown() if {lockdown!r} else []
-    hook, arm, take = guard.make_hook({{'<answer>'}}, guard.frame_users(), frozenset({{'torch'}}), ['/usr'], '/tmp/x')
+    forgotten = guard.forget_ctypes() if {lockdown!r} else []
+    hook, arm, take = guard.make_hook({{'<answer>'}}, guard.frame_users(), frozenset({{'torch', 'ctypes', '_ctypes'}}),
+                                      ['/usr'], '/tmp/x')
     sys.addaudithook(hook)
     arm()
     results = {{}}
@@ -30,7 +32,7 @@ DRIVER = textwrap.dedent('''
             results[name] = ['ok', repr(namespace.get('result'))[:200]]
         except BaseException as err:
             results[name] = [type(err).__name__, str(err)[:400]]
-    print(json.dumps({{'results': results, 'counts': take(), 'lockdown': problems}}))
+    print(json.dumps({{'results': results, 'counts': take(), 'lockdown': problems, 'forgotten': forgotten}}))
 ''')
 
 
@@ -110,11 +112,13 @@ def test_student_code_is_counted_and_library_code_is_not():
 
 
 @pytest.mark.skipif(sys.platform != 'linux', reason='seccomp and prctl are Linux system calls')
-def test_the_kernel_refuses_signal_handlers_and_threads_but_not_fork():
+def test_the_kernel_refuses_signal_handlers_and_threads_but_not_fork_and_ctypes_is_gone():
     report = run_snippets({'handler': 'import signal\nsignal.signal(signal.SIGALRM, lambda *a: None)',
                            'query': 'import signal\nresult = signal.getsignal(signal.SIGINT)',
                            'ignore': 'import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)',
                            'thread': 'import threading\nthreading.Thread(target=print).start()',
+                           'ctypes': 'import ctypes',
+                           'ctypes_in_sys_modules': 'import sys\nresult = [m for m in sys.modules if "ctypes" in m]',
                            'fork': 'import os\npid = os.fork()\nif pid == 0:\n    os._exit(7)\n'
                                    'result = os.waitpid(pid, 0)[1] >> 8'}, lockdown=True)
     assert report['lockdown'] == [], report['lockdown']
@@ -123,3 +127,5 @@ def test_the_kernel_refuses_signal_handlers_and_threads_but_not_fork():
     assert report['results']['query'][0] == 'ok'
     assert report['results']['thread'] == ['RuntimeError', "can't start new thread"], report['results']
     assert report['results']['fork'] == ['ok', '7'], report['results']
+    assert 'ctypes' in report['forgotten'] and report['results']['ctypes'][0] == 'ImportError'
+    assert report['results']['ctypes_in_sys_modules'] == ['ok', '[]']

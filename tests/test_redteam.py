@@ -25,7 +25,8 @@ import psutil
 import pytest
 
 from autograder.intake import store_key
-from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, match, parse, plan_cells, read_instructor,
+from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, cell_imports, compiled_tests, match, parse,
+                                 plan_cells, read_instructor,
                                  stub_sources)
 from autograder.sandbox import Limits, Sandbox
 from pipeline.chapters import ROOT, chapters
@@ -151,6 +152,10 @@ def describe(state):
                       indent=1, ensure_ascii=False)[:4000]
 
 
+TESTS = compiled_tests(read_instructor(CH.source), student=True)
+IMPORTS = cell_imports(read_instructor(CH.source))
+
+
 def planning_seconds(folder):
     """Seconds the grader spends outside any sandbox reading a submission's notebooks and
     planning their run (parse, match, magics): bounded work, whatever the notebook holds."""
@@ -164,7 +169,7 @@ def planning_seconds(folder):
             cells, metadata = parse(path.read_bytes())
         except SubmissionError:
             continue
-        plan_cells(instructor, match(instructor, stubs, cells, metadata).answers)
+        plan_cells(instructor, match(instructor, stubs, cells, metadata).answers, TESTS, IMPORTS)
     return time.monotonic() - started
 
 
@@ -199,6 +204,9 @@ def test_case_gets_its_expected_outcome(redteam, name):
         assert expect.text in everything, describe(state)
     if expect.text_any:
         assert any(text in everything for text in expect.text_any), describe(state)
+    if expect.absent:
+        assert expect.absent not in everything + ' '.join(state['feedback'].values()) + state.get('output', ''), \
+            describe(state)
     assert planning_seconds(redteam.tmp / 'batch' / folder) < 5
     listed_as = expect.listed_as or folder
     assert listed_as in {row['student'] for row in report_rows(redteam, 'grades.csv')}, describe(state)

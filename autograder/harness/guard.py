@@ -241,8 +241,8 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
         if refused is not None:
             count(f'refused {refused}')
             if refused.startswith('import '):
-                raise ImportError(f'{refused[7:]} is not available when grading: this course builds everything '
-                                  f'on numpy alone')
+                raise ImportError(f'{refused[7:]} is not available when grading: the course builds everything on '
+                                  f'numpy alone, and some modules expose the interpreter\'s internals')
             raise NotAllowedWhileGrading(f'{refused} {REASON}')
 
     def arm():
@@ -326,3 +326,18 @@ def lockdown():
     if prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:   # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         problems.append(f'seccomp failed (errno {ctypes.get_errno()})')
     return problems
+
+
+def forget_ctypes():
+    """Take ctypes out of reach: several of its functions (memmove, cast) raise no audit event,
+    so the modules leave sys.modules and every module attribute that holds them is cleared;
+    importing them again is refused by the hook (they are among the forbidden modules)."""
+    gone = [name for name in sys.modules if name == '_ctypes' or name == 'ctypes' or name.startswith('ctypes.')]
+    modules = [sys.modules.pop(name) for name in gone]
+    for module in list(sys.modules.values()):
+        attributes = getattr(module, '__dict__', None)
+        if type(attributes) is dict:
+            for key, value in list(attributes.items()):
+                if any(value is m for m in modules):
+                    attributes[key] = None
+    return gone
