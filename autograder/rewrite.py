@@ -438,13 +438,17 @@ def compile_test(source, filename, student, keep=()):
 
 
 def lint(source, label):
-    """Problems the grader refuses in a test cell's hidden part (see the module docstring)."""
-    _, hidden, cut = split(source)
+    """Problems the grader refuses in a test cell (see the module docstring)."""
+    visible, hidden, cut = split(source)
     try:
         tree = parse_part(hidden, cut, f'<{label}>')
+        shown = ast.parse(visible)
     except SyntaxError as err:
         return [f'{label}: the test cell does not parse: {err}']
     problems = []
+    if 'case_rng' in {n.id for n in ast.walk(shown) if isinstance(n, ast.Name)}:
+        problems.append(f'{label}: the visible part draws from case_rng; visible tests use fixed inputs (every '
+                        f'submission shares them), random cases belong in the hidden part')
     for call, helper in helper_calls(tree):
         if helper == 'check':
             problems.append(f'{label}, line {call.lineno}: hidden check({ast.unparse(call.args[0])[:80]}) would be '

@@ -119,6 +119,7 @@ def test_lint_names_what_a_hidden_test_may_not_do():
                             "def helper():\n    check_equal(1, 1, 'm')\n", 't')
     text = '\n'.join(problems)
     assert 'judged inside the student\'s process' in text and 'a difference' in text and 'nested function' in text
+    assert 'fixed inputs' in ' '.join(rewrite.lint(f"x = case_rng(1)\n{rewrite.HIDDEN_BEGIN}\ncheck_equal(f(), 1, 'm')\n", 't'))
     assert rewrite.lint(f"{rewrite.HIDDEN_BEGIN}\ncheck(a is b, 'm')\n", 't') == \
         ['t: the hidden part has no value check (check_equal, check_array or check_raises)']
 
