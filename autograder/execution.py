@@ -29,7 +29,24 @@ from autograder.safe_text import needs_cleaning, safe_value
 
 POLL = 0.1
 STARTUP_SECONDS = 60           # from start to the harness's "ready" (imports, compiling)
-MAX_REPORT_BYTES = 128 << 20   # of records per attempt: more is a flood, not a notebook
+
+
+@dataclass
+class ReportBudget:
+    """What a student's run may send over all its attempts: more is a flood, not a notebook.
+    JSON items (lists, objects, and the commas between their elements) are counted as well as
+    bytes, because it is the parsed structure (`[[],[],...]` is 28 times its size in memory)
+    that would fill the grader's memory. A reference run (the instructor's code) has no budget."""
+    bytes: int = 128 << 20
+    items: int = 3_000_000
+    line_bytes: int = 24 << 20             # an 8 MB array, base64-encoded, fits
+    line_items: int = 400_000
+
+
+def _int(value):
+    if type(value) is not int:
+        raise TypeError('not an int')
+    return value
 
 
 @dataclass
@@ -77,25 +94,36 @@ class _Output:
 class _Channel:
     """Parses the harness's report lines; anything malformed or forged marks tampering."""
 
-    MAX_LINE = 64 << 20
+    MAX_LINE = 256 << 20           # even a reference run's lines (one seed's hidden records) are smaller
 
-    def __init__(self, nonce, attempt, clock):
-        self.nonce, self.attempt, self.clock = nonce, attempt, clock
-        self.buffer, self.seq, self.received = bytearray(), 0, 0
+    def __init__(self, nonce, attempt, clock, budget=None):
+        self.nonce, self.attempt, self.clock, self.budget = nonce, attempt, clock, budget
+        self.buffer, self.seq = bytearray(), 0
         self.cell_started = None     # (index, wall, cpu) of the cell in progress
 
     def feed(self, chunk, cpu_now):
-        self.received += len(chunk)
-        if self.received > MAX_REPORT_BYTES:
-            return self._tamper('more check results than a notebook produces')
+        budget = self.budget
+        if budget is not None:
+            budget.bytes -= len(chunk)
+            if budget.bytes < 0:
+                return self._tamper('more check results than a notebook produces')
         self.buffer += chunk
-        if len(self.buffer) > self.MAX_LINE and b'\n' not in self.buffer:
+        longest = budget.line_bytes if budget is not None else self.MAX_LINE
+        if len(self.buffer) > longest and b'\n' not in self.buffer:
             self._tamper('an overlong line')
             self.buffer.clear()
         while not self.attempt.tampered and b'\n' in self.buffer:
             line, _, rest = bytes(self.buffer).partition(b'\n')
             self.buffer = bytearray(rest)
-            self._message(line, cpu_now)
+            if budget is not None:
+                items = line.count(b'[') + line.count(b'{') + line.count(b',')
+                budget.items -= items
+                if items > budget.line_items or budget.items < 0 or len(line) > budget.line_bytes:
+                    return self._tamper('more check results than a notebook produces')
+            try:
+                self._message(line, cpu_now)
+            except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+                self._tamper('a malformed message')
 
     def _tamper(self, what):
         if not self.attempt.tampered:
@@ -114,11 +142,11 @@ class _Channel:
             msg = safe_value(msg)
         a, kind = self.attempt, msg.get('t')
         for key, count in (msg.get('events') or {}).items():
-            a.events[key] = a.events.get(key, 0) + count
+            a.events[str(key)[:200]] = a.events.get(str(key)[:200], 0) + _int(count)
         if kind == 'ready':
             a.ready, a.info = True, {k: msg.get(k) for k in ('python', 'numpy', 'lockdown')}
         elif kind == 'cell':
-            a.current = msg['i']
+            a.current = _int(msg['i'])
             a.cells[a.current] = CellRun()
             self.cell_started = (a.current, self.clock(), cpu_now)
         elif kind == 'hidden' and msg.get('i') == a.current:
@@ -127,14 +155,17 @@ class _Channel:
             a.cells[a.current].records.append({k: v for k, v in msg.items() if k not in ('k', 'n', 't', 'i')})
         elif kind == 'end' and msg.get('i') == a.current:
             run = a.cells[a.current]
-            run.error, run.finished = msg.get('error'), True
+            error = msg.get('error')
+            if error is not None and not (isinstance(error, dict) and isinstance(error.get('types', []), list)):
+                raise TypeError('not an error')
+            run.error, run.finished = error, True
             run.replaced = [str(x)[:100] for x in (msg.get('replaced') or [])][:20]
             run.rebound = [str(x)[:100] for x in (msg.get('rebound') or [])][:20]
             _, started, cpu_started = self.cell_started
             run.wall, run.cpu = self.clock() - started, max(0.0, cpu_now - cpu_started)
             a.current, self.cell_started = None, None
         elif kind == 'seeded' and msg.get('i') == a.current:
-            a.seeded[(a.current, msg.get('seed'))] = _seeded_result(msg.get('result'))
+            a.seeded[(a.current, _int(msg.get('seed')))] = _seeded_result(msg.get('result'))
         elif kind == 'done':
             a.done = True
             a.info['modules'] = [str(m)[:200] for m in (msg.get('modules') or [])][:2000]
@@ -194,14 +225,14 @@ def kill_tree(proc):
             pass
 
 
-def run_attempt(command, env, cwd, plan, limits, deadline):
+def run_attempt(command, env, cwd, plan, limits, deadline, budget=None):
     """Start the harness with `plan` (dict, filled in here with the channel and nonce)."""
     nonce = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
     plan = dict(plan, nonce=nonce, channel_fd=write_fd)
     attempt = Attempt()
     clock = time.monotonic
-    channel = _Channel(nonce, attempt, clock)
+    channel = _Channel(nonce, attempt, clock, budget)
     out = _Output(limits.output_kept_kb << 10)
     err = _Output(limits.output_kept_kb << 10)
     started = clock()
@@ -349,6 +380,7 @@ def run_plan(sandbox, slot, stage, plan, budget_seconds, limits=None):
     deadline = started + budget_seconds
     skip = {}
     code_cells = len(plan['cells'])
+    budget = None if plan.get('reference') else ReportBudget()      # shared by all attempts
     while result.attempts <= code_cells:
         if time.monotonic() >= deadline:
             result.budget_spent = True
@@ -357,7 +389,7 @@ def run_plan(sandbox, slot, stage, plan, budget_seconds, limits=None):
         try:
             attempt_plan = dict(plan, skip=sorted(skip), workdir=sandbox.work_dir(scratch or ''))
             attempt = run_attempt(sandbox.harness_command(slot, stage), sandbox.environment(scratch),
-                                  scratch or '/', attempt_plan, limits, deadline)
+                                  scratch or '/', attempt_plan, limits, deadline, budget)
         finally:
             sandbox.cleanup(slot, scratch)
         result.attempts += 1

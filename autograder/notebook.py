@@ -387,6 +387,7 @@ def imported_modules(instructor):
                     aliases[(a.asname or a.name).partition('.')[0]] = a.name if a.asname else a.name.partition('.')[0]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 modules.add(node.module)
+                modules.update(f'{node.module}.{a.name}' for a in node.names if a.name != '*')   # may be submodules
     return modules, aliases
 
 

@@ -39,6 +39,7 @@ def mask(text):
             break
         text = masked
     text = re.sub(r'[-+]?\d+(\.\d+)?([eE][-+]?\d+)?', '…', text)
+    text = re.sub(r'=\s*[^\s,;:()\[\]{}…]+', '=…', text)     # axis=1 mode=wrap: the values are inputs too
     return text.replace('\x01', '(…)')[:120]
 
 
@@ -97,7 +98,8 @@ class Failure:
 
 def _unsupported(value):
     text = f'got a {value.type_name} ({value.reason}); the check needs a plain value (a number, tuple, string or array)'
-    return Failure(text, text)
+    # On a hidden case the class name is left out: code could name a class after the inputs.
+    return Failure(text, 'got a value that is not a plain one (a number, tuple, string or array)')
 
 
 def _judge_check(value, record, student_record):
@@ -265,6 +267,8 @@ def explain_error(error, hidden, memory_mb, after=None):
         name = next((f'an error of its own class (a {t})' for t in types if t in KNOWN_ERRORS), 'an error of its own class')
     where = error.get('where') or [None, None]
     at = f' (line {where[1]} of {where[0]})' if where[0] and where[1] else ''
+    if (hidden or after) and not error.get('compile'):
+        at = f' (in {where[0]})' if where[0] else ''      # code can raise from any line number it likes
     if name == 'NotImplementedError':
         return 'not implemented yet: the answer still raises NotImplementedError' + at
     if name == 'SystemExit':
@@ -273,8 +277,8 @@ def explain_error(error, hidden, memory_mb, after=None):
         return f'ran out of memory (the limit is {memory_mb} MB)' + at
     if name == 'RecursionError':
         return 'maximum recursion depth exceeded (infinite recursion?)' + at
-    if name == 'NotAllowedWhileGrading':
-        return f'{message[:300]}' + at
+    if name == 'NotAllowedWhileGrading':             # what was refused is in the notes (the grader's own count)
+        return 'grading refused a call that reads the interpreter\'s internals (see the notes)' + at
     if hidden:
         return f'your code raised {name} on a hidden case' + at
     if after and not error.get('compile'):        # a compile error was found before any test ran

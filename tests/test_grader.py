@@ -139,6 +139,7 @@ def test_hidden_descriptions_are_masked():
     assert verdict.mask('infer_reshape((2, 3), [-1, 3])') == 'infer_reshape(…)'
     assert verdict.mask("take (4, 3) {'axis': 1} indices [3.0, -1.0]") == 'take (…) (…) indices (…)'
     assert not any(ch.isdigit() for ch in verdict.mask('dot 3x4 with 0.25 and 1e-3'))
+    assert verdict.mask('take (4, 3) axis=1 mode=wrap') == 'take (…) axis=… mode=…'
 
 
 def test_an_input_changed_in_place_is_named():
@@ -476,3 +477,43 @@ def test_one_broken_state_does_not_stop_the_reports(tmp_path, monkeypatch):
     assert [row[0] for row in rows] == ['student', 'bob', 'alice'] and rows[2][2] == '1'
     attention = (folder / 'attention.csv').read_text()
     assert 'carol' in attention and 'not recorded \ufffd' in attention and 'alice' in attention
+
+
+def channel_lines(nonce, messages):
+    return b''.join(json.dumps(dict(m, k=nonce, n=n)).encode() + b'\n' for n, m in enumerate(messages, 1))
+
+
+def test_a_flood_on_the_channel_is_stopped_across_attempts():
+    """Even a submission that could write authenticated lines cannot make the grader hold more
+    than a notebook's worth of records: the budget is shared by all attempts of a run."""
+    from autograder import execution
+    budget = execution.ReportBudget(items=50_000, line_items=20_000)
+    for attempt_number in range(3):
+        attempt = execution.Attempt()
+        channel = execution._Channel('nonce', attempt, time.monotonic, budget)
+        flood = [{'t': 'cell', 'i': 1}] + [{'t': 'rec', 'i': 1, 'kind': 'check', 'value': [[]] * 5000}] * 6
+        channel.feed(channel_lines('nonce', flood), 0.0)
+        if attempt.tampered:
+            break
+    assert attempt.tampered == 'more check results than a notebook produces' and attempt_number <= 1
+    one_line = execution._Channel('nonce', execution.Attempt(), time.monotonic, execution.ReportBudget(line_items=100))
+    one_line.feed(channel_lines('nonce', [{'t': 'cell', 'i': 1, 'junk': [[]] * 200}]), 0.0)
+    assert one_line.attempt.tampered
+
+
+def test_a_malformed_authenticated_message_marks_tampering_not_a_grader_failure():
+    from autograder import execution
+    attempt = execution.Attempt()
+    channel = execution._Channel('nonce', attempt, time.monotonic, execution.ReportBudget())
+    channel.feed(channel_lines('nonce', [{'t': 'cell', 'i': [1, 2]}]), 0.0)
+    assert attempt.tampered == 'a malformed message'
+
+
+def test_messages_after_hidden_tests_keep_nothing_the_code_chose():
+    error = {'types': ['Stolen_abc123', 'Exception'], 'message': 'inputs: 1 2 3', 'where': ['ex_take', 1440103]}
+    shown = verdict.explain_error(error, hidden=False, memory_mb=1, after='test_array')
+    assert 'inputs' not in shown and '1440103' not in shown and 'Stolen' not in shown and 'ex_take' in shown
+    refused = {'types': ['NotAllowedWhileGrading'], 'message': 'stolen text', 'where': None}
+    assert 'stolen' not in verdict.explain_error(refused, hidden=True, memory_mb=1)
+    before = verdict.explain_error(error, hidden=False, memory_mb=1)
+    assert 'inputs: 1 2 3' in before and 'line 1440103' in before

@@ -20,8 +20,12 @@ DRIVER = textwrap.dedent('''
     import guard
     problems = guard.lockdown() if {lockdown!r} else []
     forgotten = guard.forget_ctypes() if {lockdown!r} else []
-    hook, arm, take = guard.make_hook({{'<answer>'}}, guard.frame_users(), frozenset({{'torch', 'ctypes', '_ctypes'}}),
-                                      ['/usr'], '/tmp/x')
+    sealed = []
+    if {lockdown!r}:
+        guard.restrict_gc()
+        sealed.append(guard.restrict_builtin_modules(['torch']))
+    hook, arm, take = guard.make_hook({{'<answer>'}}, guard.frame_users(), frozenset({{'torch', 'ctypes', '_ctypes', 'gc'}}),
+                                      ['/usr'], '/tmp/x', sealed)
     sys.addaudithook(hook)
     arm()
     results = {{}}
@@ -65,6 +69,14 @@ REFUSED = {
     'module_class': 'import types, json\nclass Spy(types.ModuleType): pass\njson.__class__ = Spy',
     'code_object': 'result = (lambda: 1).__code__.replace(co_filename="/usr/lib/python3/x.py")',
     'forbidden_import': 'import torch',
+    # traceback's and logging's helpers pass frames on to module functions notebook code can
+    # replace (found by a red-team review): they get no frame either.
+    'format_exc': 'import traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    result = traceback.format_exc()',
+    'rebound_walk_stack': ('import traceback\nseen = []\ntraceback.walk_stack = lambda f: seen.append(f) or iter(())\n'
+                           'traceback.extract_stack()\nresult = seen'),
+    'rebound_linecache': ('import traceback, linecache\nseen = []\nlinecache.lazycache = lambda f, g: seen.append(g)\n'
+                          'try:\n    1 / 0\nexcept ZeroDivisionError as err:\n    traceback.extract_tb(err.__traceback__)\n'
+                          'result = seen'),
     # A frame through a library function called from code compiled under another name: the
     # compiled code is the student's too.
     'compiled_elsewhere': ('code = compile("import sys\\nresult = sys._getframe()", "/usr/lib/python3.11/os.py", "exec")\n'
@@ -75,10 +87,11 @@ ALLOWED = {
     'namedtuple': 'from collections import namedtuple\nresult = namedtuple("P", "x y", defaults=(0,))(1)',
     'typed_namedtuple': 'from typing import NamedTuple\nclass P(NamedTuple):\n    x: int = 3\nresult = P()',
     'enum': 'import enum\nresult = enum.Enum("Color", "RED GREEN").RED',
-    'format_exc': 'import traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    result = traceback.format_exc()',
-    'extract_stack': 'import traceback\nresult = len(traceback.extract_stack())',
+    # logging catches the refusal (a ValueError) and logs without the caller's line; a
+    # replaced _is_internal_frame is never handed a frame.
     'logging': 'import logging, io\nh = logging.StreamHandler(io.StringIO())\nlog = logging.getLogger("x")\n'
-               'log.addHandler(h)\nlog.warning("hi")\nresult = h.stream.getvalue()',
+               'log.addHandler(h)\nseen = []\nlogging._is_internal_frame = lambda f: seen.append(f) or False\n'
+               'log.warning("hi")\nresult = (h.stream.getvalue(), seen)',
     'signature': 'import inspect\ndef f(a, b=2, *, c=3): pass\nresult = str(inspect.signature(f))',
     'dataclass': 'from dataclasses import dataclass\n@dataclass\nclass P:\n    x: int = 1\nresult = P()',
     'own_defaults': 'def f(a=1): return a\nf.__defaults__ = (5,)\nresult = f()',
@@ -98,6 +111,7 @@ def test_introspection_is_refused_while_the_libraries_keep_working():
     for name in ALLOWED:
         assert results[name][0] == 'ok', (name, results[name])
     assert results['new_audit_hook'] == ['ok', '[]']
+    assert results['logging'] == ['ok', "('hi\\n', [])"], results['logging']
     assert results['getframe'][1].startswith('sys._getframe is not allowed while a notebook is graded')
     assert 'remove this call' in results['getframe'][1]
     refused = {k for k in report['counts'] if k.startswith('refused ')}
@@ -118,6 +132,13 @@ def test_the_kernel_refuses_signal_handlers_and_threads_but_not_fork_and_ctypes_
                            'ignore': 'import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)',
                            'thread': 'import threading\nthreading.Thread(target=print).start()',
                            'ctypes': 'import ctypes',
+                           'gc_save_all': 'import gc\ngc.set_debug(gc.DEBUG_SAVEALL)',
+                           'gc_again': ('import _imp, importlib.machinery\n'
+                                        '_imp.create_builtin(importlib.machinery.ModuleSpec("gc", None))'),
+                           'gc_collect': 'import gc\nresult = (gc.collect() >= 0, gc.garbage)',
+                           'sealed_defaults': 'import _imp\nresult = _imp.create_builtin.__kwdefaults__',
+                           'other_builtin': ('import _imp, importlib.machinery\n'
+                                             'result = _imp.create_builtin(importlib.machinery.ModuleSpec("_symtable", None)).__name__'),
                            'ctypes_in_sys_modules': 'import sys\nresult = [m for m in sys.modules if "ctypes" in m]',
                            'fork': 'import os\npid = os.fork()\nif pid == 0:\n    os._exit(7)\n'
                                    'result = os.waitpid(pid, 0)[1] >> 8'}, lockdown=True)
@@ -129,3 +150,8 @@ def test_the_kernel_refuses_signal_handlers_and_threads_but_not_fork_and_ctypes_
     assert report['results']['fork'] == ['ok', '7'], report['results']
     assert 'ctypes' in report['forgotten'] and report['results']['ctypes'][0] == 'ImportError'
     assert report['results']['ctypes_in_sys_modules'] == ['ok', '[]']
+    assert report['results']['gc_save_all'][0] == 'NotAllowedWhileGrading'
+    assert report['results']['gc_again'][0] == 'ImportError'
+    assert report['results']['gc_collect'] == ['ok', '(True, [])']
+    assert report['results']['sealed_defaults'][0] == 'NotAllowedWhileGrading'
+    assert report['results']['other_builtin'] == ['ok', "'_symtable'"], report['results']['other_builtin']

@@ -10,10 +10,14 @@ other ways in:
   `NotAllowedWhileGrading` -- every event that yields a frame (`sys._getframe`, a traceback's
   `tb_frame`, a generator's `gi_frame`, ...), lists live objects (`gc.get_objects`,
   `gc.get_referrers`, `gc.get_referents`), traces (`sys.settrace`, `sys.setprofile`), adds
-  an audit hook, starts a thread or uses ctypes, writes a function's `__code__`, or swaps a
-  module's class. A few library functions need a frame for their own use and give nothing of
-  it back (namedtuple's module name, traceback's text summaries, logging's caller): those
-  exact functions, identified by their code objects captured at start-up, keep working.
+  an audit hook, uses ctypes, writes a function's `__code__`, or swaps a module's class. A few
+  library functions read one attribute of a frame and let go of it (namedtuple and typing
+  take the caller's module name): those exact functions, identified by their code objects
+  captured at start-up, keep working. Library code that would hand a frame on (traceback's
+  summaries, logging's caller) gets the refusal as the AttributeError/ValueError it is
+  written to expect where frames are unavailable, or fails. `gc.set_debug` is replaced
+  (DEBUG_SAVEALL would put collected frames in `gc.garbage`), and gc, ctypes and CPython's
+  test modules cannot be created again through the import machinery.
 - code objects that student code creates (compile, exec, eval, marshal then FunctionType) are
   student code from then on, whatever file name they claim: while student code is on the
   stack, defaults of other code may not be rewritten, and the events it causes are counted
@@ -63,47 +67,36 @@ def _code(function):
 
 
 def frame_users(trusted_functions=()):
-    """{code object: condition(frame) or None}: the library functions allowed to take a frame,
-    because they keep it to themselves. `condition` sees the frame that asked."""
+    """{code object: None}: the library functions allowed to take a frame. Each uses the frame
+    at once, through C-level operations only (`frame.f_globals.get('__name__')`, `frame.f_back`),
+    and hands it to nothing a notebook could rebind -- which rules out traceback's and
+    logging's helpers: they pass frames to module functions (`walk_stack`, `linecache.lazycache`,
+    `_is_internal_frame`) that notebook code can replace."""
     import collections
     import enum
-    import logging
-    import traceback
     import typing
 
-    allowed = {_code(f): None for f in (collections.namedtuple, typing._caller, enum.EnumType._create_,
-                                        traceback.extract_stack, traceback.format_stack, traceback.print_stack,
-                                        *trusted_functions)}
-    summarize = _code(traceback.StackSummary._extract_from_extended_frame_gen)
-    inner = next(c for c in _code(traceback.StackSummary.extract).co_consts
-                 if getattr(c, 'co_name', None) == 'extended_frame_gen')
-
-    def summarized(frame):
-        """The frames go into text summaries, without their local variables."""
-        consumer = frame.f_back
-        return consumer is not None and consumer.f_code is summarize and consumer.f_locals.get('capture_locals') is False
-
-    def summarized_via_extract(frame):
-        consumer = frame.f_back
-        return consumer is not None and consumer.f_code is inner and summarized(consumer)
-
-    allowed[_code(traceback._walk_tb_with_full_positions)] = summarized
-    allowed[_code(traceback.walk_tb)] = summarized_via_extract
-    find_caller = _code(logging.Logger.findCaller)
-    allowed[_code(logging.currentframe)] = lambda frame: frame.f_back is not None and frame.f_back.f_code is find_caller
+    allowed = [collections.namedtuple, typing._caller, enum.EnumType._create_, *trusted_functions]
     api = sys.modules.get('matplotlib._api')
     if api is not None and hasattr(api, 'warn_external'):
-        allowed[_code(api.warn_external)] = None
+        allowed.append(api.warn_external)          # walks f_back to find the first frame outside matplotlib
     cbook = sys.modules.get('matplotlib.cbook')
     if cbook is not None and hasattr(cbook, '_get_running_interactive_framework'):
-        allowed[_code(cbook._get_running_interactive_framework)] = None
-    return allowed
+        allowed.append(cbook._get_running_interactive_framework)
+    return {_code(f): None for f in allowed}
 
 
-def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
+def make_hook(student_files, allowed, forbidden, routine_reads, private_dir, sealed=()):
     """(hook, arm, take_counts). `student_files` is the set of file names of student code (it
-    grows as student code compiles more); `allowed` is frame_users()."""
+    grows as student code compiles more); `allowed` is frame_users(); `sealed` are functions
+    of the harness whose defaults hold what no one else may touch."""
     getframe, type_of, str_type, code_type = sys._getframe, type, str, type(_code(frame_users))
+    # Every name the hook uses is a local of this call, so that nothing reachable from notebook
+    # code (this module's globals, say) can change what the armed hook does.
+    frame_events, frame_attributes, always_refused, defaults_names = FRAME_EVENTS, FRAME_ATTRIBUTES, ALWAYS_REFUSED, DEFAULTS
+    tainting, watched, path_events, introspection = TAINTING, WATCHED, PATH_EVENTS, INTROSPECTION
+    refusal, reason, max_keys, max_stack = NotAllowedWhileGrading, REASON, MAX_KEYS, MAX_STACK
+    sealed = tuple(sealed)
     import gc
     import os
     gc_enabled, gc_disable, gc_enable = gc.isenabled, gc.disable, gc.enable
@@ -132,11 +125,11 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
 
     def student_on_stack(frame):
         steps = 0
-        while frame is not None and steps < MAX_STACK:
+        while frame is not None and steps < max_stack:
             if is_student(frame.f_code):
                 return True
             frame, steps = frame.f_back, steps + 1
-        return steps >= MAX_STACK
+        return steps >= max_stack
 
     def taint(code, depth=0):
         if type_of(code) is not code_type or depth > 50:
@@ -146,30 +139,24 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
             taint(const, depth + 1)
 
     def count(key):
-        if key in counts or len(counts) < MAX_KEYS:
+        if key in counts or len(counts) < max_keys:
             counts[key] = counts.get(key, 0) + 1
 
     def frame_allowed(caller):
-        if caller is None:
-            return False
-        code = caller.f_code
-        if code not in allowed or is_student(code):
-            return False
-        condition = allowed[code]
-        return condition is None or bool(condition(caller))
+        return caller is not None and caller.f_code in allowed and not is_student(caller.f_code)
 
     def detail(event, args):
         if event == 'import':
             return str_type(args[0]).partition('.')[0] if type_of(args[0]) is str_type else ''
-        if event in PATH_EVENTS:
-            path = args[0] if args else None
+        if event in path_events:
+            path = args[0]
             if path is None or type_of(path) is int:
                 return None
             path = name_of(path)
             if path.startswith(private_dir) or not path.startswith('/'):
                 return None
             if event == 'open':
-                mode = args[1] if len(args) > 1 else 'r'
+                mode = args[1] if args[1] is not None else 'r'
                 writing = (type_of(mode) is str_type and any(c in mode for c in 'wax+')) or \
                     (type_of(mode) is int and mode & (os.O_WRONLY | os.O_RDWR))
                 if not writing and path.startswith(routine_reads):
@@ -179,28 +166,40 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
                 return None
             return path[:120]
         if event in ('object.__getattr__', 'object.__setattr__', 'object.__delattr__'):
-            return args[1] if len(args) > 1 and type_of(args[1]) is str_type else ''
+            return args[1] if type_of(args[1]) is str_type else ''
         if event in ('os.kill', 'os.killpg'):
             return f'{args[0] if type_of(args[0]) is int else "?"} {args[1] if type_of(args[1]) is int else "?"}'
         return ''
 
     def judge(event, args):
-        """None, or why the event is refused. Runs with the hook marked busy."""
-        caller = getframe(3)                  # judge <- guarded <- hook <- the code that asked
-        if event in FRAME_EVENTS or (event == 'object.__getattr__' and args[1] in FRAME_ATTRIBUTES):
+        """None, or why the event is refused. Runs with the hook marked busy. `args` can be
+        anything (notebook code may raise events itself with sys.audit)."""
+        try:
+            caller = getframe(3)              # judge <- guarded <- hook <- the code that asked
+        except ValueError:                    # raised from C with no Python code below
+            caller = None
+        if type_of(args) is not tuple:
+            return 'an audit event with malformed arguments'
+        args = args + (None, None, None)      # every index below exists
+        if event in frame_events or (event == 'object.__getattr__' and args[1] in frame_attributes):
             if frame_allowed(caller):
                 return None
-            return event if event in FRAME_EVENTS else f'reading {args[1]}'
-        if event in ALWAYS_REFUSED or event.startswith('ctypes.'):
+            return event if event in frame_events else f'reading {args[1]}'
+        if event in always_refused or event.startswith('ctypes.'):
             return event
+        if event == 'grading.refused':       # raised by the grader's own stand-ins (gc.set_debug)
+            return args[0] if args[0] in ('gc.set_debug',) else None
+        if event in ('object.__getattr__', 'object.__setattr__', 'object.__delattr__') and \
+                any(args[0] is f for f in sealed) and args[1] in ('__defaults__', '__kwdefaults__', '__code__'):
+            return f'touching {args[1]} of the grader\'s own code'
         if event == 'import' and type_of(args[0]) is str_type and args[0].partition('.')[0] in forbidden:
             return f'import {args[0][:60]}'
         on_stack = None
-        if event in TAINTING or event in WATCHED or event in ('object.__setattr__', 'object.__delattr__'):
+        if event in tainting or event in watched or event in ('object.__setattr__', 'object.__delattr__'):
             on_stack = student_on_stack(caller)
-        if on_stack and event in TAINTING:
+        if on_stack and event in tainting:
             if event == 'compile':
-                student_files.add(name_of(args[1]) if len(args) > 1 else '<unknown>')
+                student_files.add(name_of(args[1]))
             else:
                 taint(args[0])
         if event in ('object.__setattr__', 'object.__delattr__'):
@@ -209,12 +208,12 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
                 return f'setting {name}'
             if name == '__class__' and type_of(target) is module_type:
                 return 'changing a module\'s class'
-            if name in DEFAULTS and on_stack and not (type_of(target) is function_type and is_student(target.__code__)):
+            if name in defaults_names and on_stack and not (type_of(target) is function_type and is_student(target.__code__)):
                 return f'setting {name} of code that is not yours'
         if event == 'code.__new__' and (on_stack if on_stack is not None else student_on_stack(caller)):
             return 'creating a code object'
-        if on_stack and event in WATCHED:
-            if event == 'object.__getattr__' and args[1] not in INTROSPECTION:
+        if on_stack and event in watched:
+            if event == 'object.__getattr__' and args[1] not in introspection:
                 return None
             what = detail(event, args)
             if what is not None:
@@ -236,6 +235,8 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
         state['busy'] = True
         try:
             refused = guarded(event, args)
+        except Exception:                     # a fault of this hook must not let anything through
+            refused = f'{event if type_of(event) is str_type else "an event"} (the grader could not judge it)'
         finally:
             state['busy'] = False
         if refused is not None:
@@ -243,7 +244,7 @@ def make_hook(student_files, allowed, forbidden, routine_reads, private_dir):
             if refused.startswith('import '):
                 raise ImportError(f'{refused[7:]} is not available when grading: the course builds everything on '
                                   f'numpy alone, and some modules expose the interpreter\'s internals')
-            raise NotAllowedWhileGrading(f'{refused} {REASON}')
+            raise refusal(f'{refused} {reason}')
 
     def arm():
         state['armed'] = True
@@ -326,6 +327,46 @@ def lockdown():
     if prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:   # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         problems.append(f'seccomp failed (errno {ctypes.get_errno()})')
     return problems
+
+
+def restrict_gc():
+    """`gc.set_debug(gc.DEBUG_SAVEALL)` would keep everything the collector frees -- frames of
+    finished calls among it, whose `f_back` leads on -- in the list `gc.garbage`. The function is
+    replaced by one that refuses (defined in a namespace that holds nothing else); gc cannot be
+    created again through the import machinery (it is among the forbidden modules)."""
+    import gc
+    inert = {'__builtins__': {}, 'refusal': NotAllowedWhileGrading, 'message': f'gc.set_debug {REASON}',
+             'audit': sys.audit}
+    exec('def set_debug(*args, **kwargs):\n    audit("grading.refused", "gc.set_debug")\n    raise refusal(message)\n', inert)
+    gc.set_debug(0)
+    gc.garbage.clear()
+    gc.set_debug = inert['set_debug']
+
+
+RECREATE_REFUSED = frozenset({'gc', '_imp'})
+
+
+def restrict_builtin_modules(refused):
+    """`_imp.create_builtin(spec)` makes a fresh module object of a built-in module -- a fresh gc,
+    with the real set_debug -- and raises no audit event. It is replaced by a function that
+    refuses the modules in `refused` (and RECREATE_REFUSED) and otherwise calls the original
+    with a spec of its own, so that a spec whose `name` changes between two reads cannot slip
+    by. The original lives in the replacement's keyword defaults, which the audit hook keeps
+    from being read or written (see make_hook's `sealed`). Returns the replacement."""
+    import _imp
+    import types
+    inert = {'__builtins__': {}}
+    exec('def create_builtin(spec, *, _original=None, _refused=None, _spec=None, _str=None, _error=None):\n'
+         '    name = spec.name\n'
+         '    if type(name) is not _str or name.partition(".")[0] in _refused:\n'
+         '        raise _error(f"{name} is not available when grading")\n'
+         '    return _original(_spec(name=name))\n', inert)
+    replacement = inert['create_builtin']
+    replacement.__kwdefaults__ = {'_original': _imp.create_builtin, '_refused': frozenset(refused) | RECREATE_REFUSED,
+                                  '_spec': types.SimpleNamespace, '_str': str, '_error': ImportError}
+    inert['type'] = type
+    _imp.create_builtin = replacement
+    return replacement
 
 
 def forget_ctypes():
