@@ -894,6 +894,62 @@ while _stack:
         pass
 _forge([x for x in _seen if isinstance(x, dict) and ('send' in x or 'make_helpers' in x)])
 ''',
+    # Found by a red-team review: library helpers that take a frame and hand it on to a module
+    # function the notebook can replace, and the collector keeping frames for the asking.
+    'grabs_frames_through_traceback_helpers': FIND_AND_FORGE + '''
+import traceback, linecache
+_got = []
+def _walk(f):
+    while f is not None:
+        _got.append(f)
+        f = f.f_back
+    return iter(())
+_real_walk, _real_lazy = traceback.walk_stack, linecache.lazycache
+traceback.walk_stack = _walk
+linecache.lazycache = lambda filename, module_globals: _got.append(module_globals)
+for _call in (traceback.extract_stack, traceback.format_stack, lambda: traceback.extract_tb(_tb)):
+    try:
+        try:
+            raise KeyError('x')
+        except KeyError as _err:
+            _tb = _err.__traceback__
+        _call()
+    except Exception:
+        pass
+traceback.walk_stack, linecache.lazycache = _real_walk, _real_lazy
+_forge([x for f in _got for x in ((f.f_locals, f.f_globals) if hasattr(f, 'f_locals') else (f,))])
+print('FRAMES-GRABBED' if _got else 'no frames')
+''',
+    'grabs_frames_through_logging': FIND_AND_FORGE + '''
+import logging
+_got = []
+_real = logging._is_internal_frame
+logging._is_internal_frame = lambda frame: _got.append(frame) or _real(frame)
+logging.getLogger('redteam').warning('hello')
+logging._is_internal_frame = _real
+_forge([f.f_locals for f in _got])
+print('FRAMES-GRABBED' if _got else 'no frames')
+''',
+    'keeps_frames_in_gc_garbage': FIND_AND_FORGE + '''
+import gc, sys, _imp, importlib.machinery
+def _cycle():
+    try:
+        raise ValueError('x')
+    except ValueError as e:
+        loop = [e]
+        loop.append(loop)
+for _gc in (gc, lambda: _imp.create_builtin(importlib.machinery.ModuleSpec('gc', None))):
+    try:
+        _module = _gc() if callable(_gc) else _gc
+        _module.set_debug(_module.DEBUG_SAVEALL)
+        _cycle()
+        _module.collect()
+        _frames = [o for o in _module.garbage if type(o).__name__ == 'frame']
+        print('FRAMES-GRABBED' if _frames else 'no frames')
+        _forge([f.f_locals for f in _frames])
+    except Exception:
+        pass
+''',
     'swaps_code_of_library_functions': '''
 import json, sys
 for _fn in (sys.modules['checks'].check_equal, json.dumps):
@@ -943,6 +999,21 @@ class _LyingNumpy:
 np = _LyingNumpy()
 '''
 
+# On the first hidden call, an exception raised from a line number the code chose (here a
+# constant, where an attack would encode the call's arguments).
+LINE_CHANNEL = '''
+import ast as _ast
+global _line_calls
+_line_calls = globals().get('_line_calls', 0) + 1
+if _line_calls > VISIBLE:
+    _tree = _ast.parse('raise RuntimeError("x")')
+    for _node in _ast.walk(_tree):
+        if hasattr(_node, 'lineno'):
+            _node.lineno = _node.end_lineno = 7654321
+    exec(compile(_tree, '<CELL>', 'exec'), {})
+return _original(*args, **kwargs)
+'''
+
 # The arguments of the first hidden call, carried out in an exception message right away and
 # again from a later cell.
 EXFILTRATE = '''
@@ -962,8 +1033,9 @@ def harness_attack_cases(C, V, A, L):
     def stub_with(code):
         return lambda folder: C.write(folder, append(copy.deepcopy(C.student), first, code))
 
+    absent = {'reads_its_own_memory_through_proc': 'MEM-READ-OK', 'uses_ctypes_on_the_interpreter': 'CTYPES-USED'}
     cases = [Case(f'stub_{name}', stub_with(code), Expect(zero=every, others_full=False, attention=True,
-                                                          absent='MEM-READ-OK' if 'MEM' in code else 'CTYPES-USED'))
+                                                          absent=absent.get(name, 'FRAMES-GRABBED')))
              for name, code in ATTACKS.items()]
     cases.append(Case('stub_rebinds_builtins_in_the_namespace',
                       stub_with('__builtins__ = {"__import__": __import__, "print": print}'),
@@ -972,6 +1044,10 @@ def harness_attack_cases(C, V, A, L):
                       lambda folder: C.write(folder, append(wrap(C.correct(), V, EXFILTRATE.replace('VISIBLE', str(V.visible_calls))),
                                                             L.answer, "raise RuntimeError('LEAKED ' + globals().get('_stolen', ''))")),
                       Expect(zero=(V.test,), absent='LEAKED')))
+    cases.append(Case('line_numbers_carry_hidden_inputs',
+                      lambda folder: C.write(folder, wrap(C.correct(), V, LINE_CHANNEL.replace('VISIBLE', str(V.visible_calls))
+                                                          .replace('CELL', V.answer))),
+                      Expect(zero=(V.test,), absent='7654321')))
     view = next((t for t in C.targets if t.function == 'broadcast_view'), None)
     if view is not None:
         copying = 'import numpy as _np\nreturn _np.array(_original(*args, **kwargs))'
