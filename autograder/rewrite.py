@@ -28,6 +28,7 @@ process, a helper used inside a nested function, a hidden part without a value c
 import ast
 import copy
 import marshal
+import re
 from dataclasses import dataclass, field
 
 HIDDEN_BEGIN = '### BEGIN HIDDEN TESTS'
@@ -468,3 +469,23 @@ def lint(source, label):
     if hidden.strip() and not any(h in VALUE_CHECKS for _, h in helper_calls(tree)):
         problems.append(f'{label}: the hidden part has no value check (check_equal, check_array or check_raises)')
     return problems
+
+
+def hidden_topics(source, limit=400):
+    """What a test cell's hidden part checks, in its own words: the descriptions given to its
+    checks that are words only (no digits, brackets or values), for a student's self-check to
+    say what remains unknown without saying what the cases are."""
+    _, hidden, cut = split(source)
+    try:
+        tree = parse_part(hidden, cut, '<hidden>')
+    except SyntaxError:
+        return ''
+    topics = []
+    for call, helper in helper_calls(tree):
+        for parameter, (container, key) in argument_slots(call, helper).items():
+            node = container[key] if isinstance(container, list) else getattr(container, key)
+            if parameter in MESSAGES and isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and not re.search(r'[\d()\[\]{}=\'"<>]', node.value) and node.value not in topics:
+                topics.append(node.value)
+    text = '; '.join(topics)
+    return text if len(text) <= limit else text[:limit].rsplit(';', 1)[0] + '; …'

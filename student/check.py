@@ -1,0 +1,1 @@
+"""Placeholder: the student's self-check and submit tool (being written)."""
