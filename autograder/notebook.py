@@ -162,7 +162,7 @@ def _cell(raw, n):
 
 
 def read_instructor(path):
-    """Cells of a notebook the course itself wrote (solutions/ or book/)."""
+    """Cells of a notebook the course itself wrote (the instructor's copy or the student edition)."""
     cells, _ = parse(path.read_bytes())
     return cells
 

@@ -195,7 +195,7 @@ def namespace_entries(name, obj, ref):
 
 def render(chapter_list=None):
     """The page's text, from the package as it is on disk now."""
-    ref = Reference(chapter_list or chapters())
+    ref = Reference(chapters() if chapter_list is None else chapter_list)
     mods = modules()
     functions = module_functions(mods)
     order = {ch.id: i for i, ch in enumerate(ref.chapters)}
@@ -203,9 +203,12 @@ def render(chapter_list=None):
     found = [(mod, module_entries(mod, ref, functions)) for mod in mods]
     # the package first, then its modules in the order the chapters introduce them
     found.sort(key=lambda me: min((order[c.id] for c, _ in me[1]), default=-1))
+    # A module is shown when it has entries for these chapters, or holds one that does.
+    shown = {mod.__name__ for mod, entries in found if entries}
+    shown |= {name.rsplit('.', k)[0] for name in list(shown) for k in range(1, name.count('.') + 1)}
     for mod, entries in found:
-        submodules = [m.__name__ for m in mods if m.__name__.rpartition('.')[0] == mod.__name__]
-        if not entries and not submodules:
+        submodules = [m.__name__ for m in mods if m.__name__.rpartition('.')[0] == mod.__name__ and m.__name__ in shown]
+        if mod.__name__ not in shown:
             continue
         text = [f'## `{mod.__name__}`', '', f'```{{py:module}} {mod.__name__}', '```', '']
         if inspect.getdoc(mod):

@@ -53,6 +53,8 @@ def build(force=False, site=True):
     step('3/4 generating the student edition and the API appendix into book/')
     generate(all_chapters)
     print(f'  wrote {apidoc.write(all_chapters).relative_to(ROOT)}')
+    from pipeline.publish import write_requirements
+    print(f'  wrote {write_requirements().relative_to(ROOT)}')
     if site:
         step('4/4 building the site with jupyter-book')
         index = build_site()

@@ -30,6 +30,7 @@ examples:
   ./course build                       execute changed notebooks, regenerate everything, build the site
   ./course build --force               re-execute every solution notebook too
   ./course release ch01                make _build/releases/ch01/, the folder a student works in
+  ./course publish out/ --as-of 2027-02-01   the site and student edition students get on that day
   ./course check ch01 my.ipynb         compare your notebook's outputs with the reference run
   ./course grade submissions/          grade submissions/<student>/<notebook>.ipynb, each in a sandbox
   ./course grade subs/ --chapter ch02 --jobs 2 --cell-timeout 60
@@ -48,6 +49,11 @@ def main(argv=None):
     p = sub.add_parser('release', help='the folder a student gets for one chapter')
     p.add_argument('chapter', help='chapter id, e.g. ch01')
     p.add_argument('--to', metavar='DIR', help='where to write it (default _build/releases/chNN)')
+
+    p = sub.add_parser('publish', help='write everything students get (the site and the student edition)')
+    p.add_argument('out', help='the folder to write (OUT/site, OUT/student)')
+    p.add_argument('--as-of', metavar='YYYY-MM-DD', help='publish as of this day (default today), by schedule.toml')
+    p.add_argument('--no-site', action='store_true', help='skip the site (the student edition only)')
 
     p = sub.add_parser('check', help="compare a student's outputs with the reference outputs")
     p.add_argument('chapter', help='chapter id, e.g. ch01')
@@ -78,6 +84,10 @@ def main(argv=None):
         from pipeline.release import release
         dest = release(chapter(args.chapter), args.to)
         print(f'released {args.chapter} into {dest}')
+    elif args.command == 'publish':
+        from pipeline.publish import publish
+        from pipeline.schedule import parse_date
+        publish(args.out, as_of=parse_date(args.as_of) if args.as_of else None, site=not args.no_site)
     elif args.command == 'check':
         from pipeline.check import check
         sys.exit(1 if check(chapter(args.chapter), args.notebook) else 0)

@@ -2,8 +2,9 @@
 
 - Every chapter page gets a "your copy of this chapter" box under its title with two
   downloads: the student notebook, and a zip of the folder `./course release chNN` makes
-  (notebook, checks.py, minimx of the *earlier* chapters only). Both are Sphinx download
-  references, so a missing file is a build warning, and -W makes it an error.
+  (notebook, checks.py, check.py, and the minimx of the *earlier* chapters whose deadlines
+  have passed, by the release calendar of the build). Both are Sphinx download references,
+  so a missing file is a build warning, and -W makes it an error.
 - {chapter}`3` or {chapter}`Linear regression <3>` links chapter 3 when it is in the table
   of contents and prints plain text marked "in preparation" until then, so the landing
   page and the appendices can name the whole plan without a link that leads nowhere.
@@ -58,12 +59,12 @@ def chapter_role(name, rawtext, text, lineno, inliner, options=None, content=Non
     return [ref], []
 
 
-def write_zip(ch, folder):
+def write_zip(ch, folder, schedule=None):
     """folder/chNN_name.zip: the release folder of `ch`, byte-identical from build to build
     (sorted members, fixed dates), rewritten only when its content changes."""
     target = Path(folder) / f'{ch.name}.zip'
     with tempfile.TemporaryDirectory(prefix=f'{ch.id}-zip-') as tmp:
-        released = release(ch, Path(tmp) / ch.name)
+        released = release(ch, Path(tmp) / ch.name, schedule)
         scratch = Path(tmp) / 'out.zip'
         with zipfile.ZipFile(scratch, 'w', zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(p for p in released.rglob('*') if p.is_file()):
@@ -80,9 +81,13 @@ def write_zip(ch, folder):
 
 
 def make_downloads(app):
-    """Zip each chapter's release folder beside the html output (_build/downloads/)."""
+    """Zip each released chapter's folder beside the html output (_build/downloads/), as the
+    release calendar of this build has it (pipeline/publish.site_schedule)."""
+    from pipeline.publish import site_schedule
+
     folder = Path(app.outdir).parent / 'downloads'
-    app.course_zips = {ch.id: write_zip(ch, folder) for ch in chapters()}
+    app.course_schedule = schedule = site_schedule()
+    app.course_zips = {ch.id: write_zip(ch, folder, schedule) for ch in chapters() if schedule.released(ch)}
 
 
 def download(target, label):
@@ -109,16 +114,19 @@ class ChapterDownloads(SphinxTransform):
         here = Path(self.env.doc2path(self.env.docname)).parent
         # relative to the page: Sphinx resolves download targets from the document's folder
         zip_target = os.path.relpath(Path(zips[ch.id]).resolve(), here.resolve())
-        earlier = (f'minimx as built in chapters 1–{ch.number - 1}' if ch.number > 2 else
-                   'minimx as built in chapter 1' if ch.number == 2 else
-                   'no minimx yet: this chapter starts it')
+        schedule = self.app.course_schedule
+        shipped = all(schedule.past_deadline(k) for k in chapters() if k.number < ch.number)
+        earlier = ('no minimx yet: this chapter starts it' if ch.number == 1 else
+                   (f'minimx as built in chapters 1–{ch.number - 1}' if ch.number > 2 else 'minimx as built in chapter 1')
+                   if shipped else 'check.py, which builds minimx from your own notebooks of the earlier chapters')
         items = nodes.bullet_list()
         items += nodes.list_item('', nodes.paragraph(
             '', '', download(ch.student.name, ch.student.name), nodes.Text(' — the notebook you fill in.')))
         items += nodes.list_item('', nodes.paragraph(
             '', '', download(Path(zip_target).as_posix(), f'{ch.name}.zip'),
             nodes.Text(' — the folder to work in: the notebook, '), nodes.literal('', 'checks.py'),
-            nodes.Text(f' (the helpers its test cells call) and {earlier}.')))
+            nodes.Text(' (the helpers its test cells call), '), nodes.literal('', 'check.py'),
+            nodes.Text(f' (check your work, then submit) and {earlier}.')))
         box = nodes.admonition(classes=['tip', 'chapter-downloads'])
         box += nodes.title('', 'Your copy of this chapter')
         box += items

@@ -1,0 +1,137 @@
+"""What students get (`./course publish`), as of several days of the release calendar: only the
+chapters released by then, the reference code of an earlier chapter only after its deadline,
+and nowhere -- no page, notebook, zip member, search index or source file -- a line of an
+answer the calendar does not release, of a hidden test, or of an instructor note."""
+import datetime
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import FIGURES, leaked, public_text
+from pipeline.chapters import ROOT, chapters
+from pipeline.publish import publish
+from pipeline.schedule import SCHEDULE, load
+
+pytestmark = pytest.mark.slow
+BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
+HIDDEN_BEGIN, HIDDEN_END = '### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS'
+PUBLIC = '\n'.join(public_text(ch) for ch in chapters())
+
+
+def region_lines(ch, begin, end):
+    lines = set()
+    for cell in nbformat.read(str(ch.source), as_version=4).cells:
+        for body in re.findall(f'{re.escape(begin)}\\n(.*?){re.escape(end)}', cell.source, re.S):
+            lines.update(line.strip() for line in body.splitlines())
+    return {line for line in lines if len(line) > 20 and line not in PUBLIC}
+
+
+def instructor_lines(ch):
+    """Lines of the cells tagged `instructor` (the instructor guide's material)."""
+    lines = set()
+    for cell in nbformat.read(str(ch.source), as_version=4).cells:
+        if 'instructor' in cell.get('metadata', {}).get('tags', []):
+            lines.update(line.strip() for line in cell.source.splitlines())
+    return {line for line in lines if len(line) > 20 and line not in PUBLIC}
+
+
+def published_texts(out):
+    """(name, text) of every file under `out`, and of every member of every zip there."""
+    for path in sorted(p for p in Path(out).rglob('*') if p.is_file()):
+        data = path.read_bytes()
+        yield str(path.relative_to(out)), data.decode('utf-8', errors='ignore')
+        if path.suffix == '.zip':
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                for member in zf.namelist():
+                    yield f'{path.relative_to(out)}:{member}', zf.read(member).decode('utf-8', errors='ignore')
+
+
+DAYS = {
+    'before the term': datetime.date(2027, 1, 4),
+    'chapter 2 out, chapter 1 still due': datetime.date(2027, 1, 20),
+    'chapter 1 past its deadline': datetime.date(2027, 1, 26),
+    'the end of the term': datetime.date(2027, 6, 1),
+}
+
+
+@pytest.fixture(scope='module', params=list(DAYS), ids=lambda day: day.replace(' ', '_'))
+def published(request, tmp_path_factory):
+    as_of = DAYS[request.param]
+    out = publish(tmp_path_factory.mktemp('published'), as_of=as_of)
+    return out, load(SCHEDULE, as_of)
+
+
+def test_nothing_is_published_that_the_calendar_keeps(published):
+    out, schedule = published
+    kept, released = {}, set()                # line -> what it is, for the lines that must not be there
+    for ch in chapters():
+        for line in region_lines(ch, HIDDEN_BEGIN, HIDDEN_END) | instructor_lines(ch):
+            kept[line] = f'{ch.id} hidden test or instructor note'
+        answers = region_lines(ch, BEGIN, END)
+        if schedule.past_deadline(ch):
+            released |= answers
+        else:
+            for line in answers:
+                kept.setdefault(line, f'{ch.id} answer (deadline {schedule.deadline(ch)})')
+    # A line that a released reference answer holds too may be there (in that chapter's code).
+    forbidden = {line: what for line, what in kept.items() if not (line in released and ' answer ' in what)}
+    scanned, found = 0, []
+    for name, text in published_texts(out):
+        scanned += 1
+        found += [(name, forbidden[line]) for line in leaked(list(forbidden), text)]
+        assert 'solutions/' not in text, f'{name} names the instructor repository\'s solutions/'
+    FIGURES[f'publish as of {schedule.as_of}: files scanned (zip members included)'] = scanned
+    assert found == [], found[:10]
+    assert scanned > 10
+
+
+def test_only_released_chapters_and_due_references_are_there(published):
+    out, schedule = published
+    student = out / 'student'
+    for ch in chapters():
+        folder = student / ch.name
+        assert folder.exists() == schedule.released(ch), ch.id
+        assert (out / 'site' / 'book' / ch.id).exists() == schedule.released(ch), ch.id
+        if not folder.exists():
+            continue
+        earlier = [k for k in chapters() if k.number < ch.number]
+        for k in earlier:
+            shipped = (folder / '.course' / 'exports' / f'{k.id}.json').exists()
+            assert shipped == schedule.past_deadline(k), (ch.id, k.id)
+        assert (folder / 'minimx').exists() == bool(earlier and all(schedule.past_deadline(k) for k in earlier)), ch.id
+        assert {'check.py', 'checks.py', f'{ch.name}.ipynb', 'README.md'} <= {p.name for p in folder.iterdir()}
+    assert not (out / 'site' / 'book' / 'instructor').exists()
+    assert (student / 'requirements.txt').read_text() == (ROOT / 'student' / 'requirements.txt').read_text()
+
+
+def test_the_student_pages_describe_only_the_student_edition(published):
+    out, _ = published
+    readme = (out / 'student' / 'README.md').read_text()
+    preface = (out / 'site' / 'book' / 'preface.html').read_text()
+    for text in (readme, preface):
+        for word in ('./course', 'make book', 'solutions', 'instructor repository', 'For instructors'):
+            assert word not in text, word
+
+
+def test_without_a_calendar_everything_is_published_loudly(tmp_path, capsys):
+    out = publish(tmp_path / 'out', as_of=datetime.date(2027, 1, 4), schedule_path=tmp_path / 'missing.toml',
+                  site=False)
+    assert 'WARNING: no schedule.toml' in capsys.readouterr().out
+    assert {p.name for p in (out / 'student').iterdir() if p.is_dir()} == {ch.name for ch in chapters()}
+
+
+@pytest.mark.parametrize('text, words', [
+    ('[ch99]\nrelease = 2027-01-01\ndeadline = 2027-01-02\n', 'do not exist'),
+    ('[ch01]\nrelease = 2027-01-10\ndeadline = 2027-01-02\n', 'before its release'),
+    ('[ch01]\nrelease = 2027-01-10\n', 'needs exactly'),
+    ('[ch01\n', 'not valid TOML'),
+])
+def test_a_broken_calendar_is_named(tmp_path, text, words):
+    path = tmp_path / 'schedule.toml'
+    path.write_text(text)
+    with pytest.raises(SystemExit, match=words):
+        load(path, datetime.date(2027, 1, 4))
