@@ -1,9 +1,11 @@
 """The site as jupyter-book builds it from a clean checkout: pages, outputs, downloads, the
 generated API appendix, and no solution code anywhere in it."""
+import datetime
 import html
 import os
 import re
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from conftest import FIGURES, leaked, secret_lines, solution_text
 from pipeline import apidoc
 from pipeline.build import jupyter_book
 from pipeline.chapters import ROOT, chapters
-from pipeline.export import package_files
+from pipeline.release import release
+from pipeline.schedule import Schedule
 
 pytestmark = pytest.mark.slow
 CHAPTERS = chapters()
@@ -46,7 +49,7 @@ def test_landing_page_and_preface_render(site):
     index = text(site / 'book' / 'intro.html')
     assert 'Deep Learning from Zero' in index and 'How to start' in index
     preface = text(site / 'book' / 'preface.html')
-    assert './course check ch01' in preface and '一.1' in preface
+    assert 'check.py ch01_ndarray.ipynb' in preface and 'check.py --submit' in preface and '一.1' in preface
 
 
 def test_landing_page_links_every_published_chapter(site):
@@ -90,10 +93,13 @@ def test_chapter_downloads_are_the_notebook_and_its_release_folder(site, ch):
     assert files[ch.student.name].read_bytes() == ch.student.read_bytes()
     with zipfile.ZipFile(files[f'{ch.name}.zip']) as zf:
         shipped = {n.removeprefix(f'{ch.name}/'): zf.read(n) for n in zf.namelist()}
-    package = package_files(earlier(ch))
-    assert set(shipped) == {ch.student.name, 'checks.py', 'README.md', *package}
-    assert shipped[ch.student.name] == ch.student.read_bytes()
-    assert all(shipped[p] == text_.encode() for p, text_ in package.items()), 'minimx in the zip is stale'
+    with tempfile.TemporaryDirectory() as tmp:          # the instructor's site: every chapter, every reference
+        folder = release(ch, Path(tmp) / ch.name, Schedule(datetime.date.today()))
+        expected = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+    assert set(shipped) == set(expected), sorted(set(shipped) ^ set(expected))
+    assert all(shipped[p] == expected[p] for p in expected), 'the zip is not the release folder: stale?'
+    assert {'check.py', 'checks.py', ch.student.name, '.course/chapter.json'} <= set(shipped)
+    assert any(p.startswith('minimx/') for p in shipped) == bool(earlier(ch))
 
 
 def test_api_reference_is_generated_and_current():
