@@ -122,7 +122,7 @@ def calendar_table(schedule, released):
         if schedule.released(ch):
             rows.append(f'| {ch.number} | `{ch.name}/` | {schedule.deadline(ch)} |')
         elif schedule.release_date(ch):
-            rows.append(f'| {ch.number} | published on {schedule.release_date(ch)} | {schedule.deadline(ch)} |')
+            rows.append(f'| {ch.number} | from {schedule.release_date(ch)} | {schedule.deadline(ch)} |')
     return '\n'.join(rows)
 
 

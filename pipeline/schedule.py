@@ -98,7 +98,7 @@ def describe(schedule):
         if release is None:
             state = 'not in the calendar: not published'
         elif not schedule.released(ch):
-            state = f'released on {release}'
+            state = f'to be published on {release}'
         else:
             state = f'published (deadline {deadline}' + ('; its reference code now ships with later chapters)'
                                                          if schedule.past_deadline(ch) else ')')
