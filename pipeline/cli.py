@@ -30,7 +30,7 @@ examples:
   ./course build                       execute changed notebooks, regenerate everything, build the site
   ./course build --force               re-execute every solution notebook too
   ./course release ch01                make _build/releases/ch01/, the folder a student works in
-  ./course check ch01 my.ipynb         compare your notebook's outputs with the reference run
+  ./course check ch01 my.ipynb         the student's self-check on my.ipynb: visible checks and outputs
   ./course grade submissions/          grade submissions/<student>/<notebook>.ipynb, each in a sandbox
   ./course grade subs/ --chapter ch02 --jobs 2 --cell-timeout 60
 """
@@ -49,7 +49,7 @@ def main(argv=None):
     p.add_argument('chapter', help='chapter id, e.g. ch01')
     p.add_argument('--to', metavar='DIR', help='where to write it (default _build/releases/chNN)')
 
-    p = sub.add_parser('check', help="compare a student's outputs with the reference outputs")
+    p = sub.add_parser('check', help="a student's self-check (the chapter folder's check.py) on their notebook")
     p.add_argument('chapter', help='chapter id, e.g. ch01')
     p.add_argument('notebook', help="the student's notebook")
 
@@ -80,7 +80,7 @@ def main(argv=None):
         print(f'released {args.chapter} into {dest}')
     elif args.command == 'check':
         from pipeline.check import check
-        sys.exit(1 if check(chapter(args.chapter), args.notebook) else 0)
+        sys.exit(check(chapter(args.chapter), args.notebook))
     elif args.command == 'grade':
         from autograder.grade import grade
         from autograder.sandbox import Limits
