@@ -758,7 +758,11 @@ def submit(notebook, info, earlier_dir, style):
     from autograder.notebook import MAX_NOTEBOOK_BYTES, match, out_of_time, parse, stub_sources
 
     ok, no = f'  {style.good("✓")}', f'  {style.bad("✗")}'
-    refused = f'Nothing was written: fix what is marked ✗, then run `python check.py --submit {typed(notebook)}` again.'
+    target = HERE / 'submit' / info['notebook']
+    stale = (f' ({target.relative_to(HERE)}, from an earlier --submit, is still there and does not hold what is '
+             f'in {Path(notebook).name} now.)' if target.exists() else '')
+    refused = (f'Nothing was written: fix what is marked ✗, then run `python check.py --submit {typed(notebook)}` '
+               f'again.{stale}')
     print(style.bold(f'check.py --submit: {Path(notebook).name}, {info["title"]}'))
     try:
         cells, metadata, size, name_notes = read_submission(notebook, info)
@@ -795,7 +799,8 @@ def submit(notebook, info, earlier_dir, style):
     if run.out_of_time:
         print(wrapped(f'✗ a clean run, top to bottom in a fresh kernel: it reached the grading time limit; the '
                       f'grader would say: {out_of_time(run.budget)}', 2, 2).replace('✗', style.bad('✗'), 1))
-        print(wrapped('Nothing was written: make the slow cells faster (`python check.py` shows how far the run got).'))
+        print(wrapped('Nothing was written: make the slow cells faster (`python check.py` shows how far the run '
+                      f'got).{stale}'))
         return 1
     print(f'{ok} a clean run, top to bottom in a fresh kernel: {run.seconds:.0f} s (the grader stops a notebook '
           f'at {run.budget:g} s)')
@@ -807,7 +812,6 @@ def submit(notebook, info, earlier_dir, style):
                              else 'every cell matches the reference run'))
     if failing or differences or not_run:
         print(wrapped(f'(these do not stop you handing in; `python check.py {typed(notebook)}` shows why)', 4))
-    target = HERE / 'submit' / info['notebook']
     write_notebook(merged_notebook(structure.answers), target)
     instructor = parse(reference_bytes())[0]
     written = match(instructor, stub_sources(instructor), parse(target.read_bytes())[0])
