@@ -29,8 +29,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from autograder import execution, verdict
-from autograder.notebook import (Structure, cell_imports, compiled_tests, imported_modules, match, parse, plan_cells,
-                                 read_instructor, stub_sources, watched_functions)
+from autograder.notebook import (Structure, cell_imports, compiled_tests, imported_modules, match, out_of_time, parse,
+                                 plan_cells, read_instructor, stub_sources, watched_functions)
 from autograder.rewrite import lint
 from autograder.sandbox import HARNESS
 from autograder.store import read_json, write_json
@@ -351,8 +351,7 @@ def score(assignment, state, structure: Structure, run, reference):
         (f'not passed: {", ".join(failed)}' if failed else 'every test passed')
     if run.budget_spent:
         status = 'student_error'
-        message = (f'timed out: the notebook used its whole time budget ({limits.submission_seconds:g} s); '
-                   f'tests not reached score 0')
+        message = out_of_time(limits.submission_seconds)
     state.update(status=status, message=message, scores=scores, feedback=feedback,
                  notes=notes, attention=attention,
                  timing={'seconds': round(run.seconds, 2), 'attempts': run.attempts,

@@ -11,8 +11,8 @@ import re
 import stat
 from pathlib import Path
 
-from autograder.notebook import MAX_NOTEBOOK_BYTES, SubmissionError, parse
-from autograder.safe_text import safe_text
+from autograder import notebook as rules
+from autograder.notebook import MAX_NOTEBOOK_BYTES, SubmissionError, lone_notebook, parse, printable  # noqa: F401
 from autograder.store import FINAL, sha256
 from pipeline.chapters import chapters
 
@@ -24,12 +24,6 @@ INVALID_KEY_PREFIX = '_invalid-'
 # into the run's working folder; every other file is listed and ignored.
 ALLOWED_BESIDE_NOTEBOOK = {}       # chapter id -> file names, e.g. {'ch08': ('my_net.params',)}
 MAX_EXTRA_BYTES = 1 << 20
-
-
-def printable(name):
-    """A file or folder name as shown in reports: what is not printable (control characters,
-    lone surrogates from undecodable bytes, bidirectional overrides) becomes '?'."""
-    return safe_text(''.join(c if c.isprintable() else '?' for c in name[:80]))
 
 
 def new_state(key, student, fingerprint, valid_id=True):
@@ -49,8 +43,7 @@ def store_key(name):
 
 def notebook_chapter(name):
     """The id of the chapter a notebook's file name is for ('ch02_autograd (1).ipynb' -> 'ch02'), or None."""
-    found = re.match(r'ch\d+', name)
-    return found.group() if found and found.group() in {ch.id for ch in chapters()} else None
+    return rules.notebook_chapter(name, {ch.id for ch in chapters()})
 
 
 def pick_notebook(folder, ch):
@@ -71,11 +64,8 @@ def pick_notebook(folder, ch):
     wanted = f'{ch.name}.ipynb'
     if wanted in notebooks:
         return Path(folder, wanted), notes
-    if len(notebooks) == 1 and notebook_chapter(notebooks[0]) not in (None, ch.id):
-        raise SubmissionError(f'{printable(notebooks[0])} is a notebook of chapter {notebook_chapter(notebooks[0])}, '
-                              f'and this batch grades chapter {ch.id}: hand in {wanted}')
     if len(notebooks) == 1:
-        notes.append(f'graded {printable(notebooks[0])} (the expected name is {wanted})')
+        notes += lone_notebook(notebooks[0], ch.id, wanted, {c.id for c in chapters()})
         return Path(folder, notebooks[0]), notes
     if wanted in [printable(n) for n in links]:
         raise SubmissionError(f'{wanted} is a symbolic link; submit the notebook file itself')

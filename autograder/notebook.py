@@ -26,6 +26,39 @@ class SubmissionError(ValueError):
     """The submission cannot be graded; the message is for the student."""
 
 
+# -- rules on a submission as a file (intake, and the student's `check.py --submit`) ---------------
+
+def printable(name):
+    """A file or folder name as shown in reports: what is not printable (control characters,
+    lone surrogates from undecodable bytes, bidirectional overrides) becomes '?'."""
+    return safe_text(''.join(c if c.isprintable() else '?' for c in name[:80]))
+
+
+def notebook_chapter(name, known):
+    """The id of the chapter a notebook's file name is for ('ch02_autograd (1).ipynb' -> 'ch02'),
+    if it is one of `known` (the course's chapter ids), or None."""
+    found = re.match(r'ch\d+', name)
+    return found.group() if found and found.group() in known else None
+
+
+def lone_notebook(name, chapter_id, wanted, known):
+    """Notes on the one notebook a student handed in for chapter `chapter_id`, whose expected
+    file name is `wanted`; SubmissionError if its name says it is another chapter's."""
+    if name == wanted:
+        return []
+    other = notebook_chapter(name, known)
+    if other not in (None, chapter_id):
+        raise SubmissionError(f'{printable(name)} is a notebook of chapter {other}, '
+                              f'and this batch grades chapter {chapter_id}: hand in {wanted}')
+    return [f'graded {printable(name)} (the expected name is {wanted})']
+
+
+def out_of_time(submission_seconds):
+    """The status message of a submission that used its whole time budget."""
+    return (f'timed out: the notebook used its whole time budget ({submission_seconds:g} s); '
+            f'tests not reached score 0')
+
+
 @dataclass
 class Cell:
     kind: str              # 'code', 'markdown' or 'raw'
@@ -172,6 +205,8 @@ class Structure:
     answers: dict = field(default_factory=dict)      # grade id -> the student's source
     notes: list = field(default_factory=list)        # for the student (and the instructor)
     tampering: list = field(default_factory=list)    # notes worth the instructor's attention
+    replaced: list = field(default_factory=list)     # grade ids not graded as the student wrote them:
+    #                                                  answers graded as the stub, tests run as the original
 
 
 def match(instructor, stubs, submitted, metadata=None):
@@ -212,6 +247,7 @@ def _answer(cell, found, stubs, result):
     if not found:
         result.notes.append(f'{gid}: your answer cell is missing, so the empty stub was graded')
         result.answers[gid] = stubs.get(gid, '')
+        result.replaced.append(gid)
         return
     if len(found) > 1:
         result.notes.append(f'{gid}: your notebook has {len(found)} cells with this id; the last one was '
@@ -221,6 +257,7 @@ def _answer(cell, found, stubs, result):
     if chosen.kind != 'code':
         result.notes.append(f'{gid}: your answer cell was turned into {chosen.kind}, so the empty stub was graded')
         result.answers[gid] = stubs.get(gid, '')
+        result.replaced.append(gid)
         return
     if not chosen.solution:
         result.notes.append(f'{gid}: your answer cell\'s metadata no longer marks it as an answer; it was graded anyway')
@@ -228,6 +265,13 @@ def _answer(cell, found, stubs, result):
 
 
 def _test(cell, found, result):
+    tampered = len(result.tampering)
+    _judge_test_cell(cell, found, result)
+    if len(result.tampering) > tampered:
+        result.replaced.append(cell.grade_id)
+
+
+def _judge_test_cell(cell, found, result):
     gid = cell.grade_id
     if not found:
         result.notes.append(f'{gid}: this test cell is missing from your notebook; the original test was run')

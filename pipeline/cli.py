@@ -31,7 +31,7 @@ examples:
   ./course build --force               re-execute every solution notebook too
   ./course release ch01                make _build/releases/ch01/, the folder a student works in
   ./course publish out/ --as-of 2027-02-01   the site and student edition students get on that day
-  ./course check ch01 my.ipynb         compare your notebook's outputs with the reference run
+  ./course check ch01 my.ipynb         the student's self-check on my.ipynb: visible checks and outputs
   ./course grade submissions/          grade submissions/<student>/<notebook>.ipynb, each in a sandbox
   ./course grade subs/ --chapter ch02 --jobs 2 --cell-timeout 60
 """
@@ -55,7 +55,7 @@ def main(argv=None):
     p.add_argument('--as-of', metavar='YYYY-MM-DD', help='publish as of this day (default today), by schedule.toml')
     p.add_argument('--no-site', action='store_true', help='skip the site (the student edition only)')
 
-    p = sub.add_parser('check', help="compare a student's outputs with the reference outputs")
+    p = sub.add_parser('check', help="a student's self-check (the chapter folder's check.py) on their notebook")
     p.add_argument('chapter', help='chapter id, e.g. ch01')
     p.add_argument('notebook', help="the student's notebook")
 
@@ -90,7 +90,7 @@ def main(argv=None):
         publish(args.out, as_of=parse_date(args.as_of) if args.as_of else None, site=not args.no_site)
     elif args.command == 'check':
         from pipeline.check import check
-        sys.exit(1 if check(chapter(args.chapter), args.notebook) else 0)
+        sys.exit(check(chapter(args.chapter), args.notebook))
     elif args.command == 'grade':
         from autograder.grade import grade
         from autograder.sandbox import Limits

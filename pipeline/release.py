@@ -8,10 +8,12 @@
       minimx/             the framework of the earlier chapters, when every one of them is past
                           its deadline; otherwise check.py builds it (see below)
       .course/            what check.py needs: chapter.json (exercises, limits, earlier
-                          chapters), reference.ipynb (a pristine copy, with the reference run's
-                          outputs), the grader's own notebook rules (autograder/notebook.py), the
-                          exporter (pipeline/export.py), and exports/chKK.json: the reference
-                          code of each earlier chapter whose deadline has passed
+                          chapters, the course's chapter ids), reference.ipynb (a pristine copy,
+                          with the reference run's outputs), checks.py (a pristine copy: the
+                          self-check runs it, as the grader runs its own), the grader's own
+                          notebook rules (autograder/notebook.py), the exporter
+                          (pipeline/export.py), and exports/chKK.json: the reference code of each
+                          earlier chapter whose deadline has passed
 
 It never holds reference code of chNN or later, and holds an earlier chapter's only once that
 chapter's deadline has passed (pipeline/schedule.py). Before that, `python check.py --minimx`
@@ -23,7 +25,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from pipeline.chapters import BUILD, CELL_TIMEOUT, CHECKS, ROOT, before
+from pipeline.chapters import BUILD, CELL_TIMEOUT, CHECKS, ROOT, before, chapters
 from pipeline.export import assemble, exported_cells, write_package
 
 STUDENT_TOOL = ROOT / 'student' / 'check.py'
@@ -73,6 +75,7 @@ def chapter_info(ch, schedule):
         'cell_timeout': CELL_TIMEOUT, 'submission_seconds': limits.submission_seconds,
         'exercises': exercises,
         'earlier': [{'id': k.id, 'name': k.name, 'reference': schedule.past_deadline(k)} for k in before(ch)],
+        'chapters': [k.id for k in chapters()],      # a notebook named for any other chapter is refused
     }
 
 
@@ -141,6 +144,7 @@ def release(ch, dest=None, schedule=None):
     course = dest / '.course'
     (course / 'exports').mkdir(parents=True)
     student_notebook(ch, course / 'reference.ipynb')
+    shutil.copy(CHECKS, course / 'checks.py')
     copy_shipped(course)
     for k in shipped:
         (course / 'exports' / f'{k.id}.json').write_text(json.dumps(exported_cells(k.source), indent=1) + '\n',
