@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import apidoc
+from pipeline import apidoc, instructor
 from pipeline.chapters import BUILD, ROOT, chapters
 from pipeline.execute import execute_chapter, is_current
 from pipeline.export import package_files, write_package
@@ -50,11 +50,12 @@ def build(force=False, site=True):
     files = package_files(all_chapters)
     write_package(files, ROOT)
     print(f'  wrote {len(files)} files')
-    step('3/4 generating the student edition and the API appendix into book/')
+    step('3/4 generating the student edition, the API appendix and the instructor guide into book/')
     generate(all_chapters)
     print(f'  wrote {apidoc.write(all_chapters).relative_to(ROOT)}')
     from pipeline.publish import write_requirements
     print(f'  wrote {write_requirements().relative_to(ROOT)}')
+    print(f'  wrote {instructor.write(all_chapters).relative_to(ROOT)}')
     if site:
         step('4/4 building the site with jupyter-book')
         index = build_site()

@@ -1,7 +1,9 @@
 """The student edition: nbgrader's generate_assignment, solutions/chNN -> book/chNN.
 
-Answer regions become `raise NotImplementedError()`, hidden tests disappear, and the
-reference outputs stay as the expected output (see nbgrader_settings.ClearSolutionOutputs).
+Answer regions become `raise NotImplementedError()`, hidden tests disappear, cells tagged
+`instructor` are left out (nbgrader_settings.DropInstructorCells; pipeline/instructor.py puts
+them in the instructor guide), and the reference outputs stay as the expected output (see
+nbgrader_settings.ClearSolutionOutputs).
 """
 import logging
 import shutil

@@ -14,6 +14,43 @@ from traitlets.config import Config
 
 from pipeline.chapters import CELL_TIMEOUT, GRADING
 
+INSTRUCTOR_TAG = 'instructor'      # cell tag: for instructors only (pipeline/instructor.py)
+
+
+def is_instructor_cell(cell):
+    """True for a cell tagged `instructor` in its metadata (Jupyter's cell tags)."""
+    tags = cell.get('metadata', {}).get('tags') or []
+    return isinstance(tags, (list, tuple)) and INSTRUCTOR_TAG in tags
+
+
+def instructor_cell_problem(cell):
+    """Why `cell` may not be an instructor cell, or None. Only plain markdown cells may be: the
+    student edition drops them, so a code cell would change what it runs (and the grader, which
+    runs the solution notebook's cells, would still run it), and an nbgrader cell would be
+    graded without the student ever seeing it."""
+    if cell.cell_type != 'markdown':
+        return f'it is a {cell.cell_type} cell (only markdown cells can be for instructors only)'
+    if cell.get('metadata', {}).get('nbgrader'):
+        return 'it is an nbgrader cell (graded and locked cells must reach the students)'
+    return None
+
+
+class DropInstructorCells(NbGraderPreprocessor):
+    """Leave the cells tagged `instructor` out of the student edition: time budgets, grading
+    settings, answers to the exercises to think about. They stay in the solution notebook, and
+    `./course build` collects them into the instructor guide (book/instructor/guide.md)."""
+
+    def preprocess(self, nb, resources):
+        for index, cell in enumerate(nb.cells):
+            problem = is_instructor_cell(cell) and instructor_cell_problem(cell)
+            if problem:
+                info = resources.get('nbgrader', {})
+                where = f"solutions/{info.get('assignment', '?')}/{info.get('notebook', '?')}.ipynb"
+                raise ValueError(f'{where}: cell {cell.get("id", index)} is tagged {INSTRUCTOR_TAG!r}, '
+                                 f'but {problem}')
+        nb.cells = [cell for cell in nb.cells if not is_instructor_cell(cell)]
+        return nb, resources
+
 
 class ClearSolutionOutputs(NbGraderPreprocessor):
     """Keep the reference outputs in the student edition -- they are the "expected output" --
@@ -54,9 +91,11 @@ def configure(c, root, release_directory='book', work_directory=None):
     c.CourseDirectory.db_url = f'sqlite:///{root / work_directory / "gradebook.db"}'
     # Same steps as nbgrader's default, but outputs are kept (ClearOutput off) and only the
     # answer cells' outputs are cleared. ClearHiddenTests after SaveCells, as nbgrader requires.
+    # Instructor cells go first, so that nothing after sees them (the stamp lands on the first
+    # cell a student gets).
     c.ClearOutput.enabled = False
     c.GenerateAssignment.preprocessors = [
-        IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+        DropInstructorCells, IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
         ClearSolutionOutputs, StampGenerated, CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests,
         ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
     ]

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.build import jupyter_book
 from pipeline.chapters import ROOT, chapters
+from pipeline.nbgrader_settings import is_instructor_cell
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
 HIDDEN_BEGIN, HIDDEN_END = '### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS'
@@ -19,13 +20,15 @@ _REGIONS = re.compile('|'.join(f'{re.escape(b)}\\n(.*?){re.escape(e)}'
 FIGURES = {}
 
 
-def _sources(ch):
-    return [c.source for c in nbformat.read(str(ch.source), as_version=4).cells]
+def _sources(ch, student_visible=False):
+    cells = nbformat.read(str(ch.source), as_version=4).cells
+    return [c.source for c in cells if not (student_visible and is_instructor_cell(c))]
 
 
 def public_text(ch):
-    """Everything of the chapter's notebook a student may see: the regions cut out."""
-    return '\n'.join(_REGIONS.sub('', src) for src in _sources(ch))
+    """Everything of the chapter's notebook a student may see: the regions cut out, and the
+    instructor cells left out (a line quoted there is still a secret)."""
+    return '\n'.join(_REGIONS.sub('', src) for src in _sources(ch, student_visible=True))
 
 
 def secret_lines(ch, known=''):
