@@ -13,6 +13,7 @@ tests/test_publish.py publishes as of several dates and scans every file, zips i
 every line of every answer, hidden test and instructor note it must not hold.
 """
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -141,6 +142,33 @@ def student_toc(released):
     return dict(toc, parts=parts)
 
 
+CHAPTER_LINK = re.compile(r'\{chapter\}`(?:[^`<]*<(\d+)>|\s*(\d+)\s*)`')
+PITFALLS = Path('appendix') / 'pitfalls.md'
+PITFALLS_LATER = ('*The pitfalls of chapters still to come appear here once those chapters are '
+                  'published: several of them are exercises there.*')
+
+
+def released_pitfalls(text, numbers):
+    """The pitfalls page with only the pitfalls whose chapters (the `{chapter}` links of a `###`
+    section) are all released: a pitfall of a later chapter describes one of its exercises.
+    A `##` part left without a pitfall goes too, and a line says that more will come."""
+    head, *sections = re.split(r'(?m)^(?=##+ )', text)
+    kept, part, dropped = [head], None, False
+    for section in sections:
+        if not section.startswith('### '):
+            part = section                           # a part heading: kept with its first pitfall
+            continue
+        if {int(a or b) for a, b in CHAPTER_LINK.findall(section)} <= numbers:
+            kept += [part] if part else []
+            kept.append(section)
+            part = None
+        else:
+            dropped = True
+    if dropped:
+        kept[0] = kept[0].rstrip('\n') + '\n\n' + PITFALLS_LATER + '\n\n'
+    return ''.join(kept)
+
+
 def build_site(released, schedule, dest):
     """The student site, built from a staging copy of book/ that holds only what it shows."""
     with tempfile.TemporaryDirectory(prefix='student-site-') as tmp:
@@ -151,6 +179,9 @@ def build_site(released, schedule, dest):
             (n == INSTRUCTOR_ONLY.split('/')[1] or (n.startswith('ch') and n[2:].isdigit() and n not in keep))])
         api = apidoc.render(released)              # without its first lines: they say how the instructor rebuilds it
         (staging / 'book' / 'appendix' / 'api.md').write_text(api[api.index('\n# '):].lstrip('\n'), encoding='utf-8')
+        pitfalls = staging / 'book' / PITFALLS
+        pitfalls.write_text(released_pitfalls(pitfalls.read_text(encoding='utf-8'), {ch.number for ch in released}),
+                            encoding='utf-8')
         for ch in released:                          # the notebook each page offers, with the student's stamp
             student_notebook(ch, staging / 'book' / ch.id / ch.student.name)
         first = chapters()[0]

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import FIGURES, leaked, public_text
 from pipeline.chapters import ROOT, chapters
-from pipeline.publish import publish
+from pipeline.publish import CHAPTER_LINK, publish
 from pipeline.schedule import SCHEDULE, load
 
 pytestmark = pytest.mark.slow
@@ -115,6 +115,19 @@ def test_the_student_pages_describe_only_the_student_edition(published):
     for text in (readme, preface):
         for word in ('./course', 'make book', 'solutions', 'instructor repository', 'For instructors'):
             assert word not in text, word
+
+
+def test_the_pitfalls_page_names_only_released_chapters(published):
+    """A pitfall of a chapter to come describes one of its exercises: it waits for the chapter."""
+    out, schedule = published
+    page = (out / 'site' / 'book' / 'appendix' / 'pitfalls.html').read_text()
+    released = {ch.number for ch in chapters() if schedule.released(ch)}
+    sections = re.split(r'(?m)^### ', (ROOT / 'book' / 'appendix' / 'pitfalls.md').read_text())[1:]
+    shown = [s for s in sections if {int(a or b) for a, b in CHAPTER_LINK.findall(s)} <= released]
+    assert page.count('<h3') == len(shown)
+    assert 'in preparation' not in page                      # what a link to an unreleased chapter says
+    assert ('NestMLP' in page) == (7 in released)             # chapter 7's find-the-bug exercise
+    assert ('once those chapters are published' in page) == (len(shown) < len(sections))
 
 
 def test_without_a_calendar_everything_is_published_loudly(tmp_path, capsys):
