@@ -72,12 +72,12 @@ def show_fashion_mnist(images, labels, ncols=9):
     images = images.asnumpy() if hasattr(images, 'asnumpy') else np.asarray(images)
     images = images.reshape(-1, 28, 28)
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, 2.0 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis('off')
     for ax, image, label in zip(axes.ravel(), images, labels):
         ax.imshow(image, cmap='gray_r')
-        ax.set_title(label, fontsize=8)
+        ax.set_title(label, fontsize=11)
     fig.tight_layout()
     plt.show()
 
