@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pipeline.chapters import ROOT, chapter
-from pipeline.execute import DETERMINISTIC_ENV
+from core.chapters import ROOT, chapter
+from core.environment import DETERMINISTIC_ENV
 from pipeline.publish import publish
 from test_round_trip import KNOWN_BUGS
 
@@ -90,7 +90,7 @@ def test_a_student_checks_submits_and_is_graded(laptop, tmp_path):
         shutil.copy(handed_in, submissions / who / handed_in.name)
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(tmp_path / 'grading'))
-    graded = subprocess.run([sys.executable, '-m', 'pipeline', 'grade', str(submissions), '--chapter', CH.id],
+    graded = subprocess.run([sys.executable, '-m', 'cli', 'grade', str(submissions), '--chapter', CH.id],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
     with open(tmp_path / 'grading' / 'reports' / CH.id / 'grades.csv') as f:
