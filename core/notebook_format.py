@@ -1,7 +1,7 @@
 """The course's notebook format, in one place.
 
-A solution notebook (solutions/chNN/chNN_*.ipynb) is an nbgrader source notebook with three
-conventions of the course on top:
+A chapter's solution notebook (in the instructor repository) is an nbgrader source notebook
+with three conventions of the course on top:
 
 - an **answer cell** (nbgrader `solution: true`, grade id `ex_*`) holds the reference answer
   between `### BEGIN SOLUTION` and `### END SOLUTION` lines (a *solution region*);
