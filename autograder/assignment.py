@@ -34,9 +34,8 @@ from autograder.notebook import (Structure, cell_imports, compiled_tests, import
 from autograder.rewrite import lint
 from autograder.sandbox import HARNESS
 from autograder.store import read_json, write_json
-from pipeline.chapters import CHECKS, before
-from pipeline.execute import stage
-from pipeline.export import package_files
+from core.chapters import CHECKS
+from core.staging import earlier_package, stage
 
 GRADER_VERSION = 2
 # Libraries a submission may not use to do the exercises (the course builds on numpy alone);
@@ -69,6 +68,9 @@ class Assignment:
         modules, aliases = imported_modules(self.instructor)
         self.preimport = sorted(modules | {lazy for m in modules for lazy in LAZY_IMPORTS.get(m, ())})
         self.watched = watched_functions(self.instructor, aliases)
+        # Variables the chapter's notebook asks to be set for every run of it, the reference
+        # run included (its metadata course.grading.env; chapter 10 trains for one epoch).
+        self.env = {str(k): str(v) for k, v in ch.grading.get('env', {}).items()}
         self.stage = store.stage_dir()
         shutil.rmtree(self.stage, ignore_errors=True)
         stage(ch, self.stage)
@@ -83,7 +85,7 @@ class Assignment:
         for path in [*sorted(HARNESS.glob('*.py')), CHECKS, self.ch.source, self.ch.student,
                      *sorted(Path(__file__).parent.glob('*.py'))]:
             h.update(path.name.encode() + path.read_bytes())
-        for rel, text in sorted(package_files(before(self.ch)).items()):
+        for rel, text in sorted(earlier_package(self.ch).items()):
             h.update(rel.encode() + text.encode())
         h.update(json.dumps([self.sandbox.mode, self.sandbox.limits.describe(), sys.version,
                              FORBIDDEN_MODULES], sort_keys=True).encode())
@@ -105,7 +107,7 @@ class Assignment:
                 'seeds': list(seeds), 'reference': reference, 'forbidden_modules': list(FORBIDDEN_MODULES),
                 'sys_path': [sandbox.stage_dir(self.stage), *sandbox.python_path],
                 'read_ok': sandbox.readable_prefixes(self.stage), 'preimport': sorted(set(preimport)),
-                'watched_functions': self.watched,
+                'watched_functions': self.watched, 'env': self.env,
                 'student_files': [f'<{c.label}>' for c in self.instructor if c.is_answer]}
 
     def run(self, plan, slot, limits=None):

@@ -388,7 +388,7 @@ def run_plan(sandbox, slot, stage, plan, budget_seconds, limits=None):
         scratch = sandbox.prepare_scratch(slot)
         try:
             attempt_plan = dict(plan, skip=sorted(skip), workdir=sandbox.work_dir(scratch or ''))
-            attempt = run_attempt(sandbox.harness_command(slot, stage), sandbox.environment(scratch),
+            attempt = run_attempt(sandbox.harness_command(slot, stage), sandbox.environment(scratch, plan.get('env')),
                                   scratch or '/', attempt_plan, limits, deadline, budget)
         finally:
             sandbox.cleanup(slot, scratch)

@@ -33,7 +33,7 @@ from autograder.notebook import SubmissionError
 from autograder.safe_text import safe_text
 from autograder.sandbox import Limits, Sandbox
 from autograder.store import Store
-from pipeline.chapters import chapter
+from core.chapters import chapter
 
 DATASETS = ['/usr/share/datasets']
 
@@ -97,8 +97,14 @@ class Progress:
         self.stream.flush()
 
 
-def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto'):
-    """Grade a folder of submissions; return the exit status (1 if any infra_error)."""
+def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto', generate=None):
+    """Grade a folder of submissions; return the exit status (1 if any infra_error).
+
+    `generate(chapters, release_directory, work_directory)` is the course's nbgrader
+    generate_assignment (pipeline/generate.py, passed in by the CLI): nbgrader's gradebook
+    learns a chapter's cells only from it, and the grader does not build the course."""
+    if generate is None:
+        raise ValueError('grade() needs the course\'s generate (pipeline.generate.generate) for the gradebook')
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise SystemExit(f'error: {submissions} is not a folder of submissions')
@@ -116,7 +122,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     print(f'grading {ch.id}: {len(states)} submissions, {len(todo)} to run '
           f'({len(states) - len(todo)} already final), {jobs} at a time, sandbox: {box.mode}', flush=True)
     try:
-        gradebook.prepare(ch)
+        gradebook.prepare(ch, generate)
         if todo:
             started = time.monotonic()
             seeds = sorted({assignment.seed_for(s) for s in todo})

@@ -16,8 +16,8 @@ import nbformat
 from autograder.notebook import match, parse
 from autograder.safe_text import safe_text
 from autograder.store import FINAL, write_atomically
-from pipeline.chapters import GRADING, ROOT
-from pipeline.generate import generate
+from core.chapters import GRADING, ROOT
+from core.notebook_format import grade_id, is_test_cell, merge_answers
 
 RELEASE = GRADING / 'release'
 
@@ -26,7 +26,8 @@ def db_url():
     return f'sqlite:///{GRADING / "gradebook.db"}'
 
 
-def prepare(ch):
+def prepare(ch, generate):
+    """Register the chapter in the gradebook: `generate` is the course's nbgrader release."""
     generate([ch], release_directory=os.path.relpath(RELEASE, ROOT), work_directory=os.path.relpath(GRADING, ROOT))
 
 
@@ -87,15 +88,10 @@ def write_autograded(ch, assignment, state):
             answers = match(assignment.instructor, assignment.stubs, cells, metadata).answers
         except (OSError, ValueError):
             pass
+    merge_answers(release, {gid: safe_text(source, controls=False) for gid, source in answers.items()})
     for cell in release.cells:
-        meta = cell.get('metadata', {}).get('nbgrader', {})
-        gid = meta.get('grade_id')
-        if cell.cell_type != 'code' or not gid:
-            continue
-        if meta.get('solution') and gid in answers:
-            cell.source = safe_text(answers[gid], controls=False)
-        if meta.get('grade') and not meta.get('solution'):
-            text = safe_text(state['feedback'].get(gid) or state['message'] or 'not graded')
+        if is_test_cell(cell) and grade_id(cell):
+            text = safe_text(state['feedback'].get(grade_id(cell)) or state['message'] or 'not graded')
             cell.outputs = [nbformat.v4.new_output('stream', name='stdout', text=f'grader: {text}\n')]
     target = GRADING / 'autograded' / state['key'] / ch.id / f'{ch.name}.ipynb'
     target.parent.mkdir(parents=True, exist_ok=True)

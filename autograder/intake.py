@@ -14,7 +14,7 @@ from pathlib import Path
 from autograder import notebook as rules
 from autograder.notebook import MAX_NOTEBOOK_BYTES, SubmissionError, lone_notebook, parse, printable  # noqa: F401
 from autograder.store import FINAL, sha256
-from pipeline.chapters import chapters
+from core.chapters import chapters
 
 STUDENT_ID = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,63}')      # the whole name (fullmatch)
 # Store key of a folder whose name is no student id: a hash behind a "_", which no student

@@ -11,11 +11,13 @@ import ast
 import json
 import math
 import re
-from dataclasses import dataclass, field
 
 import nbformat
 
 from autograder.safe_text import safe_text
+# The course's notebook format: the grader's picture of a cell, and its rules for picking a
+# student's answers (check.py applies the same rules, from its copy of the file).
+from core.notebook_format import Cell, Structure, answer_sources, match  # noqa: F401  (re-exported)
 
 MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_ID = 100                # characters of a grade or cell id (the course's are short)
@@ -57,30 +59,6 @@ def out_of_time(submission_seconds):
     """The status message of a submission that used its whole time budget."""
     return (f'timed out: the notebook used its whole time budget ({submission_seconds:g} s); '
             f'tests not reached score 0')
-
-
-@dataclass
-class Cell:
-    kind: str              # 'code', 'markdown' or 'raw'
-    source: str
-    cell_id: str = None
-    grade_id: str = None
-    solution: bool = False
-    grade: bool = False
-    points: float = 0.0
-    problem: str = None    # what was wrong with its metadata, if anything
-
-    @property
-    def is_answer(self):
-        return self.kind == 'code' and self.solution
-
-    @property
-    def is_test(self):
-        return self.kind == 'code' and self.grade and not self.solution
-
-    @property
-    def label(self):
-        return self.grade_id or self.cell_id
 
 
 def _reject_duplicates(pairs):
@@ -198,97 +176,6 @@ def read_instructor(path):
     """Cells of a notebook the course itself wrote (the instructor's copy or the student edition)."""
     cells, _ = parse(path.read_bytes())
     return cells
-
-
-@dataclass
-class Structure:
-    answers: dict = field(default_factory=dict)      # grade id -> the student's source
-    notes: list = field(default_factory=list)        # for the student (and the instructor)
-    tampering: list = field(default_factory=list)    # notes worth the instructor's attention
-    replaced: list = field(default_factory=list)     # grade ids not graded as the student wrote them:
-    #                                                  answers graded as the stub, tests run as the original
-
-
-def match(instructor, stubs, submitted, metadata=None):
-    """Pick the student's answer for each answer cell of `instructor`; report the rest."""
-    result = Structure()
-    by_grade, by_id = {}, {}
-    for cell in submitted:
-        if cell.problem:
-            result.notes.append(f'a cell ({cell.label or "no id"}): {cell.problem}')
-        if cell.grade_id:
-            by_grade.setdefault(cell.grade_id, []).append(cell)
-        if cell.cell_id:
-            by_id.setdefault(cell.cell_id, []).append(cell)
-    known = {c.grade_id for c in instructor if c.grade_id}
-    for cell in instructor:
-        if not cell.grade_id:
-            continue
-        found = by_grade.get(cell.grade_id) or []
-        if not found and by_id.get(cell.cell_id):
-            found = by_id[cell.cell_id]
-            result.notes.append(f'{cell.grade_id}: found by its cell id (its nbgrader grade id was changed)')
-        if cell.is_answer:
-            _answer(cell, found, stubs, result)
-        elif cell.is_test:
-            _test(cell, found, result)
-    unknown = sorted({g for g in by_grade if g not in known})
-    if unknown:
-        result.notes.append(f'cells with unknown grade ids were ignored: {", ".join(unknown)[:200]}')
-    kernel = (metadata or {}).get('kernelspec', {}) if isinstance(metadata, dict) else {}
-    if isinstance(kernel, dict) and kernel.get('name') not in (None, 'python3'):
-        result.notes.append(f'the notebook asks for kernel {str(kernel.get("name"))[:40]!r}; '
-                            f'it was graded with the course\'s Python 3')
-    return result
-
-
-def _answer(cell, found, stubs, result):
-    gid = cell.grade_id
-    if not found:
-        result.notes.append(f'{gid}: your answer cell is missing, so the empty stub was graded')
-        result.answers[gid] = stubs.get(gid, '')
-        result.replaced.append(gid)
-        return
-    if len(found) > 1:
-        result.notes.append(f'{gid}: your notebook has {len(found)} cells with this id; the last one was '
-                            f'graded (as "Run All" would define it last)')
-        result.tampering.append(f'{gid} duplicated')
-    chosen = found[-1]
-    if chosen.kind != 'code':
-        result.notes.append(f'{gid}: your answer cell was turned into {chosen.kind}, so the empty stub was graded')
-        result.answers[gid] = stubs.get(gid, '')
-        result.replaced.append(gid)
-        return
-    if not chosen.solution:
-        result.notes.append(f'{gid}: your answer cell\'s metadata no longer marks it as an answer; it was graded anyway')
-    result.answers[gid] = chosen.source
-
-
-def _test(cell, found, result):
-    tampered = len(result.tampering)
-    _judge_test_cell(cell, found, result)
-    if len(result.tampering) > tampered:
-        result.replaced.append(cell.grade_id)
-
-
-def _judge_test_cell(cell, found, result):
-    gid = cell.grade_id
-    if not found:
-        result.notes.append(f'{gid}: this test cell is missing from your notebook; the original test was run')
-        result.tampering.append(f'{gid} deleted')
-    elif len(found) > 1:
-        result.notes.append(f'{gid}: your notebook has {len(found)} copies of this test; the original was run')
-        result.tampering.append(f'{gid} duplicated')
-    elif found[0].kind != 'code':
-        result.notes.append(f'{gid}: this test cell was turned into {found[0].kind}; the original test was run')
-        result.tampering.append(f'{gid} re-typed')
-    elif found[0].source.strip() != cell.source.strip().split('### BEGIN HIDDEN TESTS')[0].strip() \
-            and found[0].source.strip() != cell.source.strip():
-        result.notes.append(f'{gid}: this test cell was edited; the original test was run')
-        result.tampering.append(f'{gid} edited')
-    elif found[0].solution or not found[0].grade or found[0].points != cell.points:
-        result.notes.append(f'{gid}: this test cell\'s nbgrader metadata was changed; the original was used')
-        result.tampering.append(f'{gid} re-marked')
 
 
 # `name = %magic ...`, `a, b = !cmd`: IPython's assignment from a magic or a shell command.
@@ -471,4 +358,4 @@ def watched_functions(instructor, aliases):
 
 
 def stub_sources(student_edition):
-    return {c.grade_id: c.source for c in student_edition if c.is_answer}
+    return answer_sources(student_edition)

@@ -12,7 +12,7 @@ import sys
 
 from autograder.safe_text import csv_cell, safe_text
 from autograder.store import write_atomically
-from pipeline.chapters import GRADING, ROOT
+from core.chapters import GRADING, ROOT
 
 MAX_FEEDBACK_BYTES = 64 << 10
 STATUS_WORDS = {'graded': 'graded', 'student_error': 'could not be graded',

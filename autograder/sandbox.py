@@ -21,8 +21,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline.chapters import CELL_TIMEOUT
-from pipeline.execute import DETERMINISTIC_ENV
+from core.chapters import CELL_TIMEOUT, SUBMISSION_SECONDS
+from core.environment import DETERMINISTIC_ENV
 
 HARNESS = Path(__file__).resolve().parent / 'harness'
 SLOT_UID_BASE = 61000          # uids 61000.. are unused on Debian (system users stop at 999)
@@ -38,7 +38,7 @@ class Limits:
     """Hard limits for one submission. Time per cell is CPU time (reproducible under load);
     wall time per cell is twice that, to stop sleeps and waits."""
     cell_seconds: float = CELL_TIMEOUT
-    submission_seconds: float = 3 * CELL_TIMEOUT
+    submission_seconds: float = SUBMISSION_SECONDS
     memory_mb: int = 3072
     processes: int = 64
     file_mb: int = 64
@@ -141,17 +141,16 @@ class Sandbox:
     def slot_uid(self, slot):
         return SLOT_UID_BASE + slot + 64 * (os.getpid() % 60)
 
-    def environment(self, scratch=None):
+    def environment(self, scratch=None, chapter_env=None):
+        """The run's whole environment: nothing inherited but the data location, plus the
+        chapter's own grading settings (`chapter_env`, from the plan: see Chapter.grading)."""
         home = '/tmp' if self.isolated else scratch or tempfile.gettempdir()
         env = dict(DETERMINISTIC_ENV, PATH='/usr/bin:/bin', HOME=home, TMPDIR=home, LANG='C.UTF-8',
                    LC_ALL='C.UTF-8', MPLBACKEND='Agg', MPLCONFIGDIR=os.path.join(home, 'matplotlib'),
                    PYTHONDONTWRITEBYTECODE='1', PYTHONIOENCODING='utf-8')
         if os.environ.get('FASHION_MNIST'):
             env['FASHION_MNIST'] = os.environ['FASHION_MNIST']
-        # Training demonstrations that no exercise depends on read this to train less during
-        # grading (chapter 10's LeNet: one epoch instead of five). The reference is graded with
-        # the same setting.
-        env['MINIMX_EPOCHS'] = '1'
+        env.update(chapter_env or {})
         return env
 
     def _rlimits(self):

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from autograder.safe_text import safe_text, safe_value
-from pipeline.chapters import GRADING
+from core.chapters import GRADING
 
 FINAL = ('graded', 'student_error')          # infra_error is retried by the next run
 STATUSES = ('pending', 'running', 'graded', 'student_error', 'infra_error')

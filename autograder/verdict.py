@@ -11,14 +11,27 @@ Messages talk to the student: what was checked and why it failed (shape, dtype, 
 wrong values, an input changed in place, an exception). For hidden checks they say how the
 result was wrong, never the hidden inputs or expected values.
 """
+import functools
+import importlib.util
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from autograder.records import DType, NDArrayLike, PyType, Raised, Unsupported, decode
+from core.chapters import CHECKS
 
 MAX_MESSAGE = 600
+
+
+@functools.cache
+def _course_checks():
+    """solutions/checks.py, loaded here in the grader's own process: arrays are judged by its
+    `array_mismatch`, the rules and words of the `check_array` students run themselves."""
+    spec = importlib.util.spec_from_file_location('_course_checks', CHECKS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass
@@ -131,23 +144,9 @@ def _judge_array(value, record, student_record):
     if not isinstance(want, np.ndarray):
         return Failure('the reference value could not be read', 'the reference value could not be read')
     params = record.get('params') or {}
-    if got.shape != want.shape:
-        return Failure(f'expected shape {want.shape}, got shape {got.shape}', 'the result has the wrong shape')
-    if params.get('dtype') and got.dtype != np.dtype(params['dtype']):
-        return Failure(f'expected dtype {np.dtype(params["dtype"])}, got {got.dtype}', f'wrong dtype ({got.dtype})')
-    if got.dtype.kind in 'fc' and not np.isfinite(got).all() and \
-            (want.dtype.kind not in 'fc' or np.isfinite(want).all()):
-        return Failure('the result contains NaN or Inf', 'the result contains NaN or Inf')
-    try:
-        ok = np.allclose(got, want, rtol=params.get('rtol', 1e-5), atol=params.get('atol', 1e-6), equal_nan=True)
-    except TypeError:
-        ok = np.array_equal(got, want)
-    if ok:
-        return None
-    diff = np.abs(got.astype(np.complex128) - want.astype(np.complex128)).real
-    where = np.unravel_index(np.argmax(diff), diff.shape) if diff.ndim else ()
-    return Failure(f'values differ (largest difference {diff.max():.3g} at index {tuple(int(i) for i in where)}: '
-                   f'got {got[where].tolist()!r}, expected {want[where].tolist()!r})', 'wrong values on a hidden case')
+    wrong = _course_checks().array_mismatch(got, want, rtol=params.get('rtol', 1e-5), atol=params.get('atol', 1e-6),
+                                            dtype=params.get('dtype') or None)
+    return Failure(*wrong) if wrong else None
 
 
 def _judge_raises(value, record, student_record):

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'tests'))
 
-from pipeline.chapters import chapter                  # noqa: E402
-from pipeline.execute import DETERMINISTIC_ENV         # noqa: E402
+from core.chapters import chapter                  # noqa: E402
+from core.environment import DETERMINISTIC_ENV         # noqa: E402
 from redteam_cases import Chapter                      # noqa: E402
 
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'tests'))
 
-from pipeline.chapters import chapter            # noqa: E402
+from core.chapters import chapter            # noqa: E402
 from pipeline.release import release             # noqa: E402
 from pipeline.schedule import Schedule           # noqa: E402
 from redteam_cases import Chapter                # noqa: E402

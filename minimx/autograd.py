@@ -51,7 +51,6 @@ class _Scope:
     def __exit__(self, *exc_info):
         _state.update(self._saved)
         return False
-        ### END SOLUTION
 
 def record(train_mode=True):
     """Record operations for backward(); training flag = train_mode inside the block."""
@@ -176,7 +175,6 @@ def unbroadcast(grad, shape):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad
-    ### END SOLUTION
 
 def topological_order(head):
     """Nodes reachable from `head`, each before the nodes of its inputs (no recursion)."""
@@ -198,7 +196,6 @@ def topological_order(head):
                 stack.append((x._node, False))
     order.reverse()
     return order
-    ### END SOLUTION
 
 NOT_IN_GRAPH = ('Cannot differentiate node because it is not in a computational graph. You need to '
                 'set is_recording to true or use autograd.record() to save computational graphs for '
@@ -242,7 +239,6 @@ def collect_gradients(head, head_grad=None):
             if x._node is VARIABLE:
                 variables[key] = x
     return grads, variables, order
-    ### END SOLUTION
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     """Write d(heads)/d(variable) into every reachable variable's gradient buffer.
@@ -362,7 +358,6 @@ def numerical_gradient(f, inputs, head_grad, eps=1e-6):
             gflat[i] = (up - down) / (2 * eps)
         grads.append(g)
     return grads
-    ### END SOLUTION
 
 def check_gradient(fn, *shapes, rng=None, low=-2.0, high=2.0, rtol=1e-4, atol=1e-5, **attrs):
     """Compare the tape's gradients of NDArray function `fn` with central differences.
@@ -411,7 +406,6 @@ def grad_power(node, dy):
         da = dy * b * np.power(a, b - 1)
         db = dy * np.where(a > 0, node.out * np.log(np.where(a > 0, a, 1)), 0)
     return da, db
-    ### END SOLUTION
 
 @gradient('exp')
 def grad_exp(node, dy):
@@ -443,7 +437,6 @@ def grad_tanh(node, dy):
     """tanh' = 1 - t², from the output t."""
     t = node.out
     return (dy * (1 - t * t),)
-    ### END SOLUTION
 
 @gradient('sum')
 def grad_sum(node, dy):
@@ -488,7 +481,6 @@ def grad_dot(node, dy):
         db = (A2.T @ dy2).reshape(B.shape)
         db = db.T if tb else db
     return da, db
-    ### END SOLUTION
 
 @gradient('take')
 def grad_take(node, dy):
@@ -513,7 +505,6 @@ def grad_pick(node, dy):
     g = np.zeros_like(data)
     np.put_along_axis(g, index, dy.reshape(index.shape), axis=axis)
     return g, None
-    ### END SOLUTION
 
 def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False, train_mode=True):
     """Gradients of `heads` with respect to `variables`, returned as new arrays (.grad untouched)."""

@@ -22,7 +22,6 @@ def conv_output_shape(shape, kernel, pad=0, stride=1):
     if h + 2 * ph < kh or w + 2 * pw < kw:
         raise MXNetError(f'kernel {(kh, kw)} is larger than the padded input {(h + 2 * ph, w + 2 * pw)}')
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    ### END SOLUTION
 
 def im2col(x, kernel, pad=0, stride=1):
     """Every kh×kw window of the NCHW batch x as a column: shape (C·kh·kw, N·out_h·out_w)."""
@@ -33,7 +32,6 @@ def im2col(x, kernel, pad=0, stride=1):
     windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     out_h, out_w = windows.shape[2:4]
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * out_h * out_w)
-    ### END SOLUTION
 
 @register_op('Convolution')
 def convolution_forward(x, weight, *bias, kernel, pad=(0, 0), stride=(1, 1)):
@@ -47,7 +45,6 @@ def convolution_forward(x, weight, *bias, kernel, pad=(0, 0), stride=(1, 1)):
     if bias:
         out += bias[0][:, None]
     return np.ascontiguousarray(out.reshape(o, n, out_h, out_w).transpose(1, 0, 2, 3))
-    ### END SOLUTION
 
 def col2im(cols, x_shape, kernel, pad=0, stride=1):
     """The adjoint of im2col: add each column's entries back onto the pixels they came from."""
@@ -77,7 +74,6 @@ def convolution_backward(node, dy):
     if bias:
         grads.append(dy.sum(axis=(0, 2, 3)) if node.needs[2] else None)
     return tuple(grads)
-    ### END SOLUTION
 
 def Convolution(data=None, weight=None, bias=None, kernel=None, stride=(1, 1), pad=(0, 0), num_filter=None,
                 no_bias=False, dilate=(1, 1), num_group=1, layout=None, **unsupported):

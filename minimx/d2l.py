@@ -17,7 +17,6 @@ def synthetic_data(w, b, num_examples):
     y = nd.dot(X, w) + b
     y += nd.random.normal(0, 0.01, shape=y.shape)
     return X, y
-    ### END SOLUTION
 
 def data_iter(batch_size, features, labels):
     """Yield shuffled minibatches (X, y) of `batch_size` examples; each example once per epoch."""
@@ -27,23 +26,19 @@ def data_iter(batch_size, features, labels):
     for i in range(0, num_examples, batch_size):
         j = nd.array(indices[i:min(i + batch_size, num_examples)])
         yield features.take(j), labels.take(j)
-    ### END SOLUTION
 
 def linreg(X, w, b):
     """The linear regression model: X·w + b."""
     return nd.dot(X, w) + b
-    ### END SOLUTION
 
 def squared_loss(y_hat, y):
     """Per-example squared loss (y_hat - y)² / 2, with y reshaped to y_hat's shape."""
     return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
-    ### END SOLUTION
 
 def sgd(params, lr, batch_size):
     """Minibatch SGD: param[:] = param - lr * grad / batch_size, in place, for each param."""
     for param in params:
         param -= (lr / batch_size) * param.grad
-    ### END SOLUTION
 
 def train_epoch(net, loss, params, features, labels, batch_size, lr):
     """One epoch of minibatch SGD on (features, labels); returns the mean loss afterwards."""
@@ -53,7 +48,6 @@ def train_epoch(net, loss, params, features, labels, batch_size, lr):
         l.backward()
         sgd(params, lr, batch_size)
     return float(loss(net(features, *params), labels).mean().asscalar())
-    ### END SOLUTION
 
 if __name__ != '__main__':
     # In the package, the loader comes from minimx.data; in this notebook (where __name__ is
@@ -95,12 +89,10 @@ def softmax(X):
     shifted = X - X.detach().max(axis=1, keepdims=True)
     X_exp = shifted.exp()
     return X_exp / X_exp.sum(axis=1, keepdims=True)
-    ### END SOLUTION
 
 def cross_entropy(y_hat, y):
     """Per-example -log(probability of the true class), from probabilities y_hat."""
     return -nd.pick(y_hat, y).log()
-    ### END SOLUTION
 
 def log_softmax(X):
     """Row-wise log(softmax(X)) by the log-sum-exp trick: finite for any scores."""
@@ -115,7 +107,6 @@ def softmax_cross_entropy(scores, y):
 def accuracy(y_hat, y):
     """The number of rows whose highest score is at the true class (a Python float)."""
     return float((y_hat.argmax(axis=1) == y.astype('float32')).sum().asscalar())
-    ### END SOLUTION
 
 def evaluate_accuracy(data_iter, net):
     """Fraction of the examples in data_iter that `net` classifies correctly."""
@@ -124,7 +115,6 @@ def evaluate_accuracy(data_iter, net):
         correct += accuracy(net(X), y)
         n += y.size
     return correct / n
-    ### END SOLUTION
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size, params=None, lr=None, trainer=None):
     """Train `net` and print loss, train and test accuracy per epoch; return their history."""
@@ -149,7 +139,6 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size, params=N
         history['test_acc'].append(test_acc)
         print(f'epoch {epoch + 1}, loss {loss_sum / n:.4f}, train acc {correct / n:.3f}, test acc {test_acc:.3f}')
     return history
-    ### END SOLUTION
 
 def plot_history(history, title=None):
     """Training curves: mean loss (left axis) and accuracies (right axis) per epoch."""
@@ -177,7 +166,6 @@ def predict_ch3(net, test_iter, n=9):
     true_labels = get_fashion_mnist_labels(y.asnumpy()[:n])
     pred_labels = get_fashion_mnist_labels(net(X[:n]).argmax(axis=1).asnumpy())
     return X[:n], [t + '\n' + p for t, p in zip(true_labels, pred_labels)]
-    ### END SOLUTION
 
 def init_mlp_params(num_inputs, num_hiddens, num_outputs, scale=0.01):
     """[W1, b1, W2, b2] of a one-hidden-layer MLP: N(0, scale²) weights, zero biases, gradients attached."""
@@ -187,19 +175,16 @@ def init_mlp_params(num_inputs, num_hiddens, num_outputs, scale=0.01):
     for param in params:
         param.attach_grad()
     return params
-    ### END SOLUTION
 
 def mlp(X, params):
     """Scores of the one-hidden-layer ReLU MLP with params [W1, b1, W2, b2]."""
     W1, b1, W2, b2 = params
     H = nd.relu(nd.dot(X.reshape((-1, W1.shape[0])), W1) + b1)
     return nd.dot(H, W2) + b2
-    ### END SOLUTION
 
 def l2_penalty(w):
     """‖w‖² / 2, differentiable; its gradient is w."""
     return (w ** 2).sum() / 2
-    ### END SOLUTION
 
 def dropout(X, drop_prob):
     """Zero each element with probability drop_prob; scale survivors by 1/(1 - drop_prob)."""
@@ -210,7 +195,6 @@ def dropout(X, drop_prob):
         return X.zeros_like()
     mask = nd.random.uniform(0, 1, X.shape) < keep_prob
     return mask * X / keep_prob
-    ### END SOLUTION
 
 def dropout_mlp(X, params, drop_probs=(0.2, 0.5)):
     """784-256-256-10 ReLU MLP with dropout after each hidden layer, only while training."""
@@ -241,7 +225,6 @@ def corr2d(X, K):
         for j in range(Y.shape[1]):
             Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
     return Y
-    ### END SOLUTION
 
 def corr2d_shifts(X, K):
     """corr2d as a sum of h·w shifted, scaled copies of X: differentiable, no per-pixel loop."""
@@ -253,7 +236,6 @@ def corr2d_shifts(X, K):
             term = X[i:i + out_h, j:j + out_w] * K[i, j]
             Y = term if Y is None else Y + term
     return Y
-    ### END SOLUTION
 
 def lenet():
     """LeNet with ReLU and max pooling, Xavier-initialized: 28x28 images -> 10 scores."""
@@ -269,4 +251,3 @@ def lenet():
             nn.Dense(10))
     net.initialize(init.Xavier())
     return net
-    ### END SOLUTION

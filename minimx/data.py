@@ -53,7 +53,6 @@ def parse_idx(data, name):
     if len(data) - header > size:
         raise ValueError(f'{name}: {len(data) - header - size} trailing bytes after the data of shape {shape}')
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-    ### END SOLUTION
 
 def read_idx(path):
     """The array in IDX file `path` (gzipped if its name ends in .gz)."""
@@ -167,4 +166,3 @@ class DataLoader:
         for start in range(0, n, self.batch_size):
             batch = order[start:start + self.batch_size]
             yield NDArray(self.features[batch]), NDArray(self.labels[batch].astype(np.int32))
-        ### END SOLUTION

@@ -119,4 +119,3 @@ class Xavier(Initializer):
             arr[:] = nd.random.normal(0, scale, shape=shape, dtype=arr.dtype)
         else:
             raise ValueError(f'unknown rnd_type {self.rnd_type!r}: use uniform or gaussian')
-        ### END SOLUTION

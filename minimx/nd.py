@@ -141,7 +141,6 @@ def array(source, ctx=None, dtype=None):
     if buffer.dtype == object:
         raise TypeError('source_array must be array like object')
     return NDArray(buffer)
-    ### END SOLUTION
 
 def _shape_tuple(shape):
     if isinstance(shape, numbers.Integral):
@@ -236,7 +235,6 @@ def __repr__(self):
     """The values, then <NDArray {shape joined by x} @{context}>, as MXNet prints."""
     shape_info = 'x'.join(str(d) for d in self.shape)
     return f'\n{self._data}\n<NDArray {shape_info} @{self.context}>'
-    ### END SOLUTION
 
 def infer_reshape(src_shape, target):
     """Resolve MXNet's reshape target (with 0 = copy, -1 = infer) against `src_shape`."""
@@ -267,7 +265,6 @@ def infer_reshape(src_shape, target):
         raise MXNetError(f'target shape size is larger than the current shape: '
                          f'{tuple(out)} vs {src_shape}')
     return tuple(out)
-    ### END SOLUTION
 
 _FORWARD = {}    # operation name -> forward function on numpy buffers
 _listener = None  # chapter 2's autograd tape: told about every operation and every write
@@ -353,7 +350,6 @@ def broadcast_shape(shape_a, shape_b):
                 f'{_fmt_shape(shape_b)} (aligned from the right, axis {axis - n} has sizes '
                 f'{da} and {db}: they must be equal or one of them must be 1)')
     return tuple(out)
-    ### END SOLUTION
 
 def broadcast_view(data, shape):
     """A read-only, zero-copy view of numpy array `data` broadcast to `shape` (stride 0 on repeated axes)."""
@@ -365,7 +361,6 @@ def broadcast_view(data, shape):
     strides = [0] * lead + [0 if size == 1 and want != 1 else stride
                             for size, want, stride in zip(data.shape, shape[lead:], data.strides)]
     return np.lib.stride_tricks.as_strided(data, shape=shape, strides=strides, writeable=False)
-    ### END SOLUTION
 
 def _quiet(np_fn):
     """exp(1000) = inf, log(0) = -inf, 0/0 = nan are answers, not warnings (as in MXNet)."""
@@ -533,7 +528,6 @@ def elemwise_add(lhs, rhs, out=None):
                          f'{_fmt_shape(lhs.shape)} {lhs._data.dtype}, got {_fmt_shape(out.shape)} '
                          f'{out._data.dtype}')
     return invoke('add', [lhs, rhs], out=out)
-    ### END SOLUTION
 
 def _index_key(key):
     """NDArray indices become integer numpy arrays; everything else passes through."""
@@ -566,7 +560,6 @@ def __setitem__(self, key, value):
                          f'shape {_fmt_shape(region_shape)}')
     _before_write(self, value, key)
     self._data[key] = data.reshape(shape)
-    ### END SOLUTION
 
 def _inplace(name):
     def method(self, other):
@@ -637,7 +630,6 @@ def reduction_shape(shape, axis=None, keepdims=False, exclude=False):
     else:
         out = tuple(d for i, d in enumerate(shape) if i not in axes)
     return axes, (out if out else (1,))
-    ### END SOLUTION
 
 def _reducer(name, np_fn):
     @register_op(name)
@@ -704,7 +696,6 @@ def dot_kernel(a, b, transpose_a=False, transpose_b=False):
     out = a.reshape(-1, k) @ b.reshape(k, -1)
     shape = a.shape[:-1] + b.shape[1:]
     return out.reshape(shape if shape else (1,))
-    ### END SOLUTION
 
 def _require_ndarrays(op, **arrays):
     for name, x in arrays.items():
@@ -750,7 +741,6 @@ def take_kernel(a, indices, axis=0, mode='clip'):
     index = _clip_or_wrap(np.asarray(indices), a.shape[axis], mode)
     selector = (slice(None),) * axis + (index,)
     return a[selector]
-    ### END SOLUTION
 
 @register_op('pick')
 def pick_kernel(data, index, axis=-1, keepdims=False, mode='clip'):
@@ -768,7 +758,6 @@ def pick_kernel(data, index, axis=-1, keepdims=False, mode='clip'):
     if not keepdims:
         out = out.reshape(reduced if reduced else (1,))
     return out
-    ### END SOLUTION
 
 def take(a, indices, axis=0, mode='clip'):
     """Rows (or slices along `axis`) of `a` at `indices`; see take_kernel."""

@@ -20,7 +20,6 @@ def pool_output_shape(shape, kernel, pad=0, stride=None, ceil_mode=False):
         raise MXNetError(f'pooling window {(kh, kw)} is larger than the padded input {(h + 2 * ph, w + 2 * pw)}')
     steps = (lambda a, b: -(-a // b)) if ceil_mode else (lambda a, b: a // b)
     return steps(h + 2 * ph - kh, sh) + 1, steps(w + 2 * pw - kw, sw) + 1
-    ### END SOLUTION
 
 def _padded(x, kernel, pad, stride, ceil_mode, fill):
     """x padded by `pad` with `fill`, plus what ceil_mode's last windows need; and the output size."""
@@ -62,7 +61,6 @@ def pooling_forward(x, kernel, pool_type='max', pad=(0, 0), stride=(1, 1), ceil_
         kh, kw = _pair(kernel)
         out /= kh * kw if count_include_pad else _window_counts(x.shape, kernel, pad, stride, ceil_mode)
     return out
-    ### END SOLUTION
 
 @gradient('Pooling')
 def pooling_backward(node, dy):
@@ -89,7 +87,6 @@ def pooling_backward(node, dy):
             grad[s] += share
     h, w = x.shape[2:]
     return (grad[:, :, ph:ph + h, pw:pw + w],)
-    ### END SOLUTION
 
 def Pooling(data=None, kernel=None, pool_type='max', global_pool=False, stride=(1, 1), pad=(0, 0),
             pooling_convention='valid', count_include_pad=True, layout=None, **unsupported):

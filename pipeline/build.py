@@ -5,9 +5,9 @@ import time
 from pathlib import Path
 
 from pipeline import apidoc, instructor
-from pipeline.chapters import BUILD, ROOT, chapters
+from core.chapters import BUILD, ROOT, chapters
 from pipeline.execute import execute_chapter, is_current
-from pipeline.export import package_files, write_package
+from core.export import package_files, write_package
 from pipeline.generate import generate
 
 

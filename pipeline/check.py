@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline.chapters import CELL_TIMEOUT
-from pipeline.export import HIDDEN_TESTS
+from core.chapters import CELL_TIMEOUT
+from core.notebook_format import HIDDEN_BEGIN, answer_sources, merge_answers, read_cells
 
 SANITIZE = Path(__file__).with_name('nbval_sanitize.cfg')
 
@@ -31,7 +31,7 @@ def check(ch, notebook):
         raise SystemExit(f'error: {notebook} does not exist')
     with tempfile.TemporaryDirectory(prefix=f'{ch.id}-check-') as tmp:
         folder = release(ch, Path(tmp) / ch.name, Schedule(datetime.date.today()))
-        if HIDDEN_TESTS in notebook.read_text(encoding='utf-8', errors='replace'):
+        if HIDDEN_BEGIN in notebook.read_text(encoding='utf-8', errors='replace'):
             notebook = as_student_edition(ch, notebook, Path(tmp) / 'answers' / ch.student.name)
         command = [sys.executable, str(folder / 'check.py'), str(notebook)]
         sys.stdout.flush()
@@ -44,13 +44,7 @@ def as_student_edition(ch, notebook, dest):
     with the student edition's, would report every test cell as edited."""
     import nbformat
 
-    answers = {c.metadata['nbgrader']['grade_id']: c.source for c in nbformat.read(str(notebook), as_version=4).cells
-               if c.cell_type == 'code' and c.get('metadata', {}).get('nbgrader', {}).get('solution')}
-    nb = nbformat.read(str(ch.student), as_version=4)
-    for cell in nb.cells:
-        gid = cell.get('metadata', {}).get('nbgrader', {}).get('grade_id')
-        if gid in answers:
-            cell.source = answers[gid]
+    nb = merge_answers(nbformat.read(str(ch.student), as_version=4), answer_sources(read_cells(notebook)))
     dest.parent.mkdir(parents=True)
     nbformat.write(nb, str(dest))
     print(f'{notebook.name} holds hidden tests (an instructor\'s notebook): checking its answer cells in the '

@@ -2,60 +2,20 @@
 
 A chapter's notebook never runs against the repository's full package: it runs in a fresh
 folder holding `checks.py` and the minimx built from the chapters before it, exactly what
-`./course release` hands a student. Seeds are set by the notebooks; what this module pins is
-everything else that could change an output (hash seed, BLAS threads, plotting backend).
+`./course release` hands a student. The folder comes from core/staging.py, the pinned
+environment from core/environment.py.
 """
 import hashlib
 import json
-import os
 import re
-import shutil
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import nbformat
 
-from pipeline.chapters import CELL_TIMEOUT, CHECKS, before
-from pipeline.export import package_files, write_package
-
-# One BLAS thread: sums come out bit-identical run after run, so stored outputs reproduce.
-DETERMINISTIC_ENV = {
-    'PYTHONHASHSEED': '0',
-    'OPENBLAS_NUM_THREADS': '1',
-    'OMP_NUM_THREADS': '1',
-    'MKL_NUM_THREADS': '1',
-    'MPLBACKEND': 'module://matplotlib_inline.backend_inline',
-}
-
-
-def pin_environment():
-    """Apply DETERMINISTIC_ENV to this process, so kernels started from it inherit it."""
-    os.environ.update(DETERMINISTIC_ENV)
-    os.environ.pop('PYTHONPATH', None)       # kernels must import minimx from their own folder
-    # nbgrader runs tools of its environment (alembic) by name: put that environment first.
-    bin_dir = str(Path(sys.executable).parent)
-    if os.environ.get('PATH', '').split(os.pathsep)[0] != bin_dir:
-        os.environ['PATH'] = bin_dir + os.pathsep + os.environ.get('PATH', '')
-
-
-def stage(ch, folder):
-    """Fill `folder` with what a student of `ch` has: checks.py and minimx of earlier chapters."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CHECKS, folder / 'checks.py')
-    earlier = before(ch)
-    if earlier:
-        write_package(package_files(earlier), folder)
-    return folder
-
-
-@contextmanager
-def staged(ch):
-    with tempfile.TemporaryDirectory(prefix=f'{ch.id}-run-') as tmp:
-        yield stage(ch, tmp)
+from core.chapters import CELL_TIMEOUT, CHECKS
+from core.environment import DETERMINISTIC_ENV, pin_environment
+from core.staging import earlier_package, staged
 
 
 def inputs_hash(ch):
@@ -68,7 +28,7 @@ def inputs_hash(ch):
             h.update(cell.source.encode())
             h.update(b'\0')
     h.update(CHECKS.read_bytes())
-    for rel, text in package_files(before(ch)).items():
+    for rel, text in earlier_package(ch).items():
         h.update(rel.encode() + text.encode())
     h.update(json.dumps(DETERMINISTIC_ENV, sort_keys=True).encode())
     return h.hexdigest()[:16]
@@ -129,6 +89,6 @@ def execute_chapter(ch):
             text = re.sub(r'\x1b\[[0-9;]*m', '', str(err))
             raise SystemExit(f'error: the solution notebook {ch.source.name} failed while executing:\n'
                              f'{text[-3000:]}\nFix the notebook; nothing was written.') from None
-    nb.metadata['course'] = {'inputs': inputs_hash(ch)}
+    nb.metadata.setdefault('course', {})['inputs'] = inputs_hash(ch)     # beside the grading settings
     nbformat.write(nb, str(ch.source))
     return seconds

@@ -10,8 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.chapters import ROOT
-from pipeline.execute import pin_environment
+from core.chapters import ROOT
+from core.environment import pin_environment
 from pipeline.nbgrader_settings import config
 
 

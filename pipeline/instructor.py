@@ -14,7 +14,7 @@ import re
 
 import nbformat
 
-from pipeline.chapters import BOOK, ROOT, chapters
+from core.chapters import BOOK, ROOT, chapters
 from pipeline.nbgrader_settings import INSTRUCTOR_TAG, instructor_cell_problem, is_instructor_cell
 
 PAGE = BOOK / 'instructor' / 'guide.md'

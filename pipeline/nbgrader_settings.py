@@ -12,7 +12,8 @@ from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMa
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets.config import Config
 
-from pipeline.chapters import CELL_TIMEOUT, GRADING
+from core.chapters import CELL_TIMEOUT, GRADING
+from core.notebook_format import is_answer_cell
 
 INSTRUCTOR_TAG = 'instructor'      # cell tag: for instructors only (pipeline/instructor.py)
 
@@ -58,7 +59,7 @@ class ClearSolutionOutputs(NbGraderPreprocessor):
     an execution count is one that nbval runs without comparing."""
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == 'code' and cell.metadata.get('nbgrader', {}).get('solution'):
+        if is_answer_cell(cell):
             cell.outputs = []
             cell.execution_count = None
         return cell, resources
@@ -66,9 +67,12 @@ class ClearSolutionOutputs(NbGraderPreprocessor):
 
 class StampGenerated(NbGraderPreprocessor):
     """Say in the first lines of the generated file where it came from. The stamp sits in the
-    first cell's metadata: near the top of the JSON, invisible in Jupyter and on the site."""
+    first cell's metadata: near the top of the JSON, invisible in Jupyter and on the site.
+    The chapter's grading settings (notebook metadata `course.grading`) are the grader's:
+    they stay out of the student edition."""
 
     def preprocess(self, nb, resources):
+        nb.metadata.get('course', {}).pop('grading', None)
         info = resources.get('nbgrader', {})
         source = f"solutions/{info.get('assignment', '?')}/{info.get('notebook', '?')}.ipynb"
         if nb.cells:

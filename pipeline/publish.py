@@ -23,7 +23,7 @@ import yaml
 
 from pipeline import apidoc, schedule as calendar
 from pipeline.build import jupyter_book
-from pipeline.chapters import ROOT, chapters
+from core.chapters import ROOT, chapters
 from pipeline.release import release, student_notebook
 
 STUDENT = ROOT / 'student'

@@ -11,8 +11,8 @@
                           chapters, the course's chapter ids), reference.ipynb (a pristine copy,
                           with the reference run's outputs), checks.py (a pristine copy: the
                           self-check runs it, as the grader runs its own), the grader's own
-                          notebook rules (autograder/notebook.py), the exporter
-                          (pipeline/export.py), and exports/chKK.json: the reference code of each
+                          notebook rules (autograder/notebook.py), the notebook
+                          format (core/notebook_format.py), the exporter (core/export.py), and exports/chKK.json: the reference code of each
                           earlier chapter whose deadline has passed
 
 It never holds reference code of chNN or later, and holds an earlier chapter's only once that
@@ -25,15 +25,20 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from pipeline.chapters import BUILD, CELL_TIMEOUT, CHECKS, ROOT, before, chapters
-from pipeline.export import assemble, exported_cells, write_package
+from core.chapters import BUILD, CELL_TIMEOUT, CHECKS, ROOT, SUBMISSION_SECONDS, before, chapters
+from core.export import exported_cells, write_package
+from core.notebook_format import read_cells
+from core.staging import earlier_package
+from core.test_cells import hidden_topics
 
 STUDENT_TOOL = ROOT / 'student' / 'check.py'
 SHIPPED_CODE = {                       # copied into .course/, each with a header saying so
     'autograder/__init__.py': ROOT / 'autograder' / '__init__.py',
     'autograder/notebook.py': ROOT / 'autograder' / 'notebook.py',
     'autograder/safe_text.py': ROOT / 'autograder' / 'safe_text.py',
-    'export.py': ROOT / 'pipeline' / 'export.py',
+    'core/__init__.py': ROOT / 'core' / '__init__.py',
+    'core/notebook_format.py': ROOT / 'core' / 'notebook_format.py',
+    'core/export.py': ROOT / 'core' / 'export.py',
 }
 
 README = """\
@@ -55,11 +60,7 @@ Before handing in, validate the notebook and write the file to submit:
 
 def chapter_info(ch, schedule):
     """What check.py knows of the chapter (.course/chapter.json)."""
-    from autograder.notebook import read_instructor
-    from autograder.rewrite import hidden_topics
-    from autograder.sandbox import Limits
-
-    cells = read_instructor(ch.source)
+    cells = read_cells(ch.source)
     tests = {c.grade_id: c for c in cells if c.is_test}
     exercises = []
     for cell in cells:
@@ -68,11 +69,10 @@ def chapter_info(ch, schedule):
             exercises.append({'answer': cell.grade_id, 'test': test.grade_id if test else None,
                               'points': test.points if test else 0.0,
                               'hidden': hidden_topics(test.source) if test else ''})
-    limits = Limits()
     return {
         'generated': f'Written by the course for check.py ({ch.name}). Do not edit.',
         'id': ch.id, 'name': ch.name, 'number': ch.number, 'title': title_of(ch),
-        'cell_timeout': CELL_TIMEOUT, 'submission_seconds': limits.submission_seconds,
+        'cell_timeout': CELL_TIMEOUT, 'submission_seconds': SUBMISSION_SECONDS,
         'exercises': exercises,
         'earlier': [{'id': k.id, 'name': k.name, 'reference': schedule.past_deadline(k)} for k in before(ch)],
         'chapters': [k.id for k in chapters()],      # a notebook named for any other chapter is refused
@@ -132,8 +132,7 @@ def release(ch, dest=None, schedule=None):
     earlier = before(ch)
     shipped = [k for k in earlier if schedule.past_deadline(k)]
     if earlier and len(shipped) == len(earlier):
-        write_package(assemble([(f'{k.name}.ipynb', exported_cells(k.source)) for k in earlier], how='the course',
-                               advice='it is built from the chapters\' notebooks'), dest)
+        write_package(earlier_package(ch, for_students=True), dest)
         minimx = '`minimx/` is the framework as built in the earlier chapters.'
     elif earlier:
         minimx = ('`minimx/` is not here yet: the earlier chapters are not all past their deadline, so '

@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.chapters import ROOT, chapters
+from core.chapters import ROOT, chapters
 
 SCHEDULE = ROOT / 'schedule.toml'
 

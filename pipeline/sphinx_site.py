@@ -26,7 +26,7 @@ from sphinx import addnodes
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-from pipeline.chapters import chapters
+from core.chapters import chapters
 from pipeline.release import release
 
 CHAPTER_DOC = re.compile(r'book/(ch(\d\d))/\1_[^/]+')

@@ -4,9 +4,10 @@ Shipped beside every student notebook. Each check says what was checked, what ca
 what was expected, so a failing test reads as advice rather than a bare AssertionError.
 Nothing is printed on success except by `passed`, so hidden tests stay silent.
 
-The grader does not use these functions: it compiles the same test cells with helpers of its
-own that record the values your code produced, and compares them with the reference
-solution's values outside your process (autograder/rewrite.py in the course repository).
+The grader does not run these functions in your process: it compiles the same test cells with
+helpers of its own that record the values your code produced, and compares them with the
+reference solution's values outside your process (autograder/rewrite.py in the course
+repository), by the same rules: `array_mismatch` is what it judges arrays with.
 """
 import contextlib
 import io
@@ -84,22 +85,32 @@ def check_equal(actual, expected, what):
 
 def check_array(actual, expected, what, rtol=1e-5, atol=1e-6, dtype=None):
     """Shape, optional dtype, finiteness and values of an array, with readable messages."""
-    got, want = _numpy(actual), _numpy(expected)
+    wrong = array_mismatch(_numpy(actual), _numpy(expected), rtol, atol, dtype)
+    if wrong:
+        raise CheckFailed(f'{what}: {wrong[0]}')
+
+
+def array_mismatch(got, want, rtol=1e-5, atol=1e-6, dtype=None):
+    """None if numpy array `got` passes for `want`; else (what is wrong, with values; the same
+    in words only, for a hidden case). The grader judges check_array with this very function
+    (autograder/verdict.py), so work that passes here cannot fail grading on these rules."""
     if got.shape != want.shape:
-        raise CheckFailed(f'{what}: expected shape {want.shape}, got shape {got.shape}')
+        return f'expected shape {want.shape}, got shape {got.shape}', 'the result has the wrong shape'
     if dtype is not None and got.dtype != np.dtype(dtype):
-        raise CheckFailed(f'{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}')
-    if got.dtype.kind in 'fc' and not np.isfinite(got).all() and np.isfinite(want).all():
-        raise CheckFailed(f'{what}: the result contains NaN or Inf')
+        return f'expected dtype {np.dtype(dtype)}, got {got.dtype}', f'wrong dtype ({got.dtype})'
+    if got.dtype.kind in 'fc' and not np.isfinite(got).all() and \
+            (want.dtype.kind not in 'fc' or np.isfinite(want).all()):
+        return 'the result contains NaN or Inf', 'the result contains NaN or Inf'
     try:
         ok = np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
     except TypeError:
         ok = np.array_equal(got, want)
-    if not ok:
-        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-        where = np.unravel_index(np.argmax(diff), diff.shape) if diff.ndim else ()
-        raise CheckFailed(f'{what}: values differ (largest difference {diff.max():.3g} at index '
-                          f'{tuple(int(i) for i in where)}: got {got[where].tolist()!r}, expected {want[where].tolist()!r})')
+    if ok:
+        return None
+    diff = np.abs(got.astype(np.complex128) - want.astype(np.complex128)).real
+    where = np.unravel_index(np.argmax(diff), diff.shape) if diff.ndim else ()
+    return (f'values differ (largest difference {diff.max():.3g} at index {tuple(int(i) for i in where)}: '
+            f'got {got[where].tolist()!r}, expected {want[where].tolist()!r})', 'wrong values on a hidden case')
 
 
 def check_raises(exc_types, fn, match=None, what='the call'):

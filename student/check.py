@@ -38,9 +38,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 COURSE = HERE / '.course'
-sys.path.insert(0, str(COURSE))      # the grader's notebook rules and the exporter, as shipped
+sys.path.insert(0, str(COURSE))      # the grader's notebook rules, the notebook format and the exporter, as shipped
 
-# What the course pins when it stores the reference outputs (pipeline/execute.py in the course
+# What the course pins when it stores the reference outputs (core/environment.py in the course
 # repository): a fixed hash seed, one BLAS thread so that sums come out bit for bit the same,
 # and figures as inline PNGs. The kernel inherits them.
 DETERMINISTIC_ENV = {
@@ -143,7 +143,8 @@ def code_cells(nb):
 
 
 def nbgrader(cell):
-    return cell.get('metadata', {}).get('nbgrader', {})
+    from core.notebook_format import nbgrader_metadata     # the course's format, as shipped
+    return nbgrader_metadata(cell)
 
 
 def cell_label(cell):
@@ -186,12 +187,8 @@ def match_answers(cells, metadata):
 def merged_notebook(answers):
     """A clean copy of the chapter holding the student's answer cells, outputs cleared: what
     runs, and what --submit writes."""
-    nb = reference_notebook()
-    for cell in code_cells(nb):
-        if nbgrader(cell).get('solution') and nbgrader(cell).get('grade_id') in answers:
-            cell.source = answers[nbgrader(cell)['grade_id']]
-        cell.outputs, cell.execution_count = [], None
-    return nb
+    from core.notebook_format import merge_answers
+    return merge_answers(reference_notebook(), answers, clear_outputs=True)
 
 
 # -- minimx from the earlier chapters -------------------------------------------------------------
@@ -229,7 +226,7 @@ def exports_of(entry, earlier_dir, recorded):
     """(label, [(module, code), ...], notebook path or None) of one earlier chapter: the shipped
     reference code, or the `#| export` cells of the student's own notebook."""
     from autograder.notebook import SubmissionError, parse
-    from export import exported_cells
+    from core.export import exported_cells
 
     if entry['reference']:
         path = COURSE / 'exports' / f'{entry["id"]}.json'
@@ -248,7 +245,7 @@ def exports_of(entry, earlier_dir, recorded):
 def build_minimx(info, earlier_dir=None, recorded=None):
     """Write minimx/ with the course's exporter, chapter by chapter; returns {id: 'reference'
     or the notebook it came from} (also kept in .course/minimx.json)."""
-    from export import assemble, write_package
+    from core.export import assemble, write_package
 
     sources, built_from = [], {}
     for entry in info['earlier']:

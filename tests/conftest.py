@@ -1,6 +1,5 @@
 """Shared helpers for the test suite, and the site that test_site and test_browser check."""
 import json
-import re
 import subprocess
 import time
 
@@ -8,13 +7,9 @@ import nbformat
 import pytest
 
 from pipeline.build import jupyter_book
-from pipeline.chapters import ROOT, chapters
+from core.chapters import ROOT, chapters
+from core.notebook_format import region_bodies, without_regions
 from pipeline.nbgrader_settings import is_instructor_cell
-
-BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
-HIDDEN_BEGIN, HIDDEN_END = '### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS'
-_REGIONS = re.compile('|'.join(f'{re.escape(b)}\\n(.*?){re.escape(e)}'
-                               for b, e in [(BEGIN, END), (HIDDEN_BEGIN, HIDDEN_END)]), re.S)
 
 # Figures the site tests measure, printed at the end of the run (see pytest_terminal_summary).
 FIGURES = {}
@@ -28,15 +23,14 @@ def _sources(ch, student_visible=False):
 def public_text(ch):
     """Everything of the chapter's notebook a student may see: the regions cut out, and the
     instructor cells left out (a line quoted there is still a secret)."""
-    return '\n'.join(_REGIONS.sub('', src) for src in _sources(ch, student_visible=True))
+    return '\n'.join(without_regions(src) for src in _sources(ch, student_visible=True))
 
 
 def secret_lines(ch, known=''):
     """Lines of the chapter's reference solutions and hidden tests that appear nowhere a
     student may look (outside those regions, in any chapter, nor in `known`), so finding one
     published means a leak."""
-    lines = {line.strip() for src in _sources(ch) for m in _REGIONS.finditer(src)
-             for body in m.groups() if body for line in body.splitlines()}
+    lines = {line.strip() for src in _sources(ch) for body in region_bodies(src) for line in body.splitlines()}
     public = '\n'.join(public_text(c) for c in chapters()) + known
     return {line for line in lines if len(line) > 20 and line not in public}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-HIDDEN = '### BEGIN HIDDEN TESTS'
+from core.notebook_format import HIDDEN_BEGIN as HIDDEN
 
 
 @dataclass

@@ -18,7 +18,7 @@ import yaml
 from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
 from conftest import FIGURES
-from pipeline.chapters import ROOT, chapters
+from core.chapters import ROOT, chapters
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ARTIFACTS = ROOT / 'tests' / 'artifacts'

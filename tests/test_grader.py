@@ -23,7 +23,7 @@ from autograder.notebook import SubmissionError, match, parse, read_instructor, 
 from autograder.records import DType, PyType, Unsupported, decode
 from autograder.safe_text import csv_cell, safe_text, safe_value
 from autograder.store import Store, write_atomically, write_json
-from pipeline.chapters import chapters
+from core.chapters import chapters
 
 CH = chapters()[0]
 
@@ -124,6 +124,24 @@ def test_array_failures_are_explained():
     assert 'NaN' in verdict.judge(record('array', nan), want).hidden
     off = verdict.judge(record('array', np.full((2, 3), 2, np.float32)), want)
     assert 'largest difference 1' in off.visible and off.hidden == 'wrong values on a hidden case'
+
+
+@pytest.mark.parametrize('got', [np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), np.ones((2, 3)),
+                                 np.full((2, 3), np.nan, np.float32), np.full((2, 3), 2, np.float32),
+                                 np.arange(6).reshape(2, 3)], ids=['right', 'shape', 'dtype', 'nan', 'values', 'ints'])
+def test_the_self_check_and_the_grader_judge_arrays_alike(got):
+    """checks.check_array (what a student runs) and the grader's verdict share one function:
+    the same verdict, in the same words."""
+    checks = verdict._course_checks()            # solutions/checks.py, as shipped
+    want = np.ones((2, 3), np.float32)
+    reference = record('array', want, expected=recorder.encode(want), params={'rtol': 1e-5, 'atol': 1e-6, 'dtype': '<f4'})
+    graded = verdict.judge(record('array', got), reference)
+    try:
+        checks.check_array(got, want, 'w', dtype='<f4')
+        self_check = None
+    except checks.CheckFailed as err:
+        self_check = str(err)
+    assert (graded and f'w: {graded.visible}') == self_check
 
 
 def test_raises_is_judged_by_name_and_message():

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from pipeline.chapters import ROOT
+from core.chapters import ROOT
 
 DRIVER = textwrap.dedent('''
     import json, sys

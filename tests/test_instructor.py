@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from pipeline import instructor
-from pipeline.chapters import BOOK, ROOT, chapters
+from core.chapters import BOOK, ROOT, chapters
 from pipeline.nbgrader_settings import INSTRUCTOR_TAG, DropInstructorCells, config, is_instructor_cell
 
 CHAPTERS = chapters()

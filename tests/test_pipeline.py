@@ -7,19 +7,16 @@ import nbformat
 import pytest
 import yaml
 
-from pipeline.chapters import BOOK, ROOT, chapters
+from core.chapters import BOOK, ROOT, chapters
 from pipeline.execute import is_current
-from pipeline.export import package_files, read_package
+from core.export import package_files, read_package
+from core.notebook_format import (HIDDEN_BEGIN, HIDDEN_END, SOLUTION_BEGIN as BEGIN, SOLUTION_END as END, grade_id,
+                                  is_answer_cell, is_test_cell, marker_lines, nbgrader_metadata as nbgrader,
+                                  split_test)
 from pipeline.generate import generate_elsewhere
 from conftest import leaked, secret_lines
 
 CHAPTERS = chapters()
-BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
-HIDDEN_BEGIN, HIDDEN_END = '### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS'
-
-
-def nbgrader(cell):
-    return cell.get('metadata', {}).get('nbgrader', {})
 
 
 def test_there_are_chapters():
@@ -31,6 +28,18 @@ def test_package_is_exactly_what_the_notebooks_export():
     stale = sorted(set(committed) ^ set(generated)) + sorted(
         p for p in set(committed) & set(generated) if committed[p] != generated[p])
     assert not stale, f'minimx/ is stale in {stale}: run ./course build and commit'
+
+
+def test_no_generated_file_holds_a_marker():
+    """Solution and hidden-test markers belong in solutions/ only. (They once leaked into
+    minimx/: a marker on a cell's last line has no newline after it.) Published folders and
+    the site are scanned by test_publish.py."""
+    generated = {f'{rel} (as exported now)': text for rel, text in package_files(CHAPTERS).items()}
+    generated |= {p.relative_to(ROOT).as_posix(): p.read_text(encoding='utf-8', errors='ignore')
+                  for folder in ('minimx', 'book') for p in sorted((ROOT / folder).rglob('*'))
+                  if p.is_file() and p.suffix in ('.py', '.ipynb', '.md', '.txt', '.json', '.yml')}
+    found = [(name, lines[0]) for name, text in generated.items() if (lines := marker_lines(text))]
+    assert len(generated) > 30 and not found, found[:10]
 
 
 def test_generated_modules_say_so_in_their_first_line():
@@ -72,13 +81,14 @@ def test_solution_notebook_ran_cleanly(ch):
 def test_answer_and_test_cells_are_well_formed(ch):
     nb = nbformat.read(str(ch.source), as_version=4)
     nbformat.validate(nb)
-    ids = [nbgrader(c)['grade_id'] for c in nb.cells if nbgrader(c)]
+    ids = [grade_id(c) for c in nb.cells if nbgrader(c)]
     assert len(ids) == len(set(ids)), f'duplicate grade ids: {sorted(i for i in ids if ids.count(i) > 1)}'
     answers = [c for c in nb.cells if nbgrader(c).get('solution')]
-    tests = {nbgrader(c)['grade_id']: c for c in nb.cells if nbgrader(c).get('grade')}
+    tests = {grade_id(c): c for c in nb.cells if nbgrader(c).get('grade')}
+    assert all(is_answer_cell(c) for c in answers) and all(is_test_cell(c) for c in tests.values())
     assert len(answers) >= 8, 'a chapter has at least 8 autograded exercises'
     for cell in answers:
-        gid = nbgrader(cell)['grade_id']
+        gid = grade_id(cell)
         assert cell.cell_type == 'code' and gid.startswith('ex_'), gid
         markers = [(i, ln.strip()) for i, ln in enumerate(cell.source.splitlines()) if ln.strip() in (BEGIN, END)]
         kinds = [m for _, m in markers]
@@ -89,14 +99,14 @@ def test_answer_and_test_cells_are_well_formed(ch):
         test_id = 'test_' + gid[3:]
         assert test_id in tests, f'{gid} has no test cell {test_id}'
     for gid, cell in tests.items():
-        visible, _, rest = cell.source.partition(HIDDEN_BEGIN)
+        visible, rest, _ = split_test(cell.source)
         hidden = rest.partition(HIDDEN_END)[0]
         assert nbgrader(cell).get('locked') and nbgrader(cell).get('points', 0) > 0, gid
         assert re.search(r'\bcheck\w*\(', visible), f'{gid}: no visible test'
         assert re.search(r'\bcheck\w*\(', hidden), f'{gid}: no hidden test'
         assert HIDDEN_END in rest, f'{gid}: hidden tests not closed'
         assert 'print(' not in hidden, f'{gid}: hidden tests must print nothing'
-        assert 'ex_' + gid[5:] in {nbgrader(c)['grade_id'] for c in answers}, f'{gid} tests no answer'
+        assert 'ex_' + gid[5:] in {grade_id(c) for c in answers}, f'{gid} tests no answer'
 
 
 @pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
@@ -133,7 +143,7 @@ def test_no_machine_paths_or_working_folders_are_committed():
 
 
 def test_cli_help_names_every_command():
-    out = subprocess.run([sys.executable, '-m', 'pipeline', '--help'], cwd=ROOT,
+    out = subprocess.run([sys.executable, '-m', 'cli', '--help'], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     for command in ('build', 'release', 'check', 'grade'):
         assert command in out

@@ -4,7 +4,6 @@ and nowhere -- no page, notebook, zip member, search index or source file -- a l
 answer the calendar does not release, of a hidden test, or of an instructor note."""
 import datetime
 import io
-import re
 import zipfile
 from pathlib import Path
 
@@ -12,20 +11,20 @@ import nbformat
 import pytest
 
 from conftest import FIGURES, leaked, public_text
-from pipeline.chapters import ROOT, chapters
+from core.chapters import ROOT, chapters
+from core.notebook_format import marker_lines, region_bodies
 from pipeline.publish import CHAPTER_LINK, publish
 from pipeline.schedule import SCHEDULE, load
 
 pytestmark = pytest.mark.slow
-BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
-HIDDEN_BEGIN, HIDDEN_END = '### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS'
 PUBLIC = '\n'.join(public_text(ch) for ch in chapters())
 
 
-def region_lines(ch, begin, end):
+def region_lines(ch, hidden):
+    """Lines of the chapter's hidden tests (`hidden`) or of its reference answers."""
     lines = set()
     for cell in nbformat.read(str(ch.source), as_version=4).cells:
-        for body in re.findall(f'{re.escape(begin)}\\n(.*?){re.escape(end)}', cell.source, re.S):
+        for body in region_bodies(cell.source, hidden):
             lines.update(line.strip() for line in body.splitlines())
     return {line for line in lines if len(line) > 20 and line not in PUBLIC}
 
@@ -69,9 +68,9 @@ def test_nothing_is_published_that_the_calendar_keeps(published):
     out, schedule = published
     kept, released = {}, set()                # line -> what it is, for the lines that must not be there
     for ch in chapters():
-        for line in region_lines(ch, HIDDEN_BEGIN, HIDDEN_END) | instructor_lines(ch):
+        for line in region_lines(ch, hidden=True) | instructor_lines(ch):
             kept[line] = f'{ch.id} hidden test or instructor note'
-        answers = region_lines(ch, BEGIN, END)
+        answers = region_lines(ch, hidden=False)
         if schedule.past_deadline(ch):
             released |= answers
         else:
@@ -87,6 +86,17 @@ def test_nothing_is_published_that_the_calendar_keeps(published):
     FIGURES[f'publish as of {schedule.as_of}: files scanned (zip members included)'] = scanned
     assert found == [], found[:10]
     assert scanned > 10
+
+
+# The shipped copy of the format's own definition is the one file that names the markers.
+FORMAT_COPY = '.course/core/notebook_format.py'
+
+
+def test_no_published_file_holds_a_marker(published):
+    out, _ = published
+    found = [(name, lines[0]) for name, text in published_texts(out)
+             if not name.endswith(FORMAT_COPY) and (lines := marker_lines(text))]
+    assert found == [], found[:10]
 
 
 def test_only_released_chapters_and_due_references_are_there(published):

@@ -29,8 +29,8 @@ from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, cell_impor
                                  plan_cells, read_instructor,
                                  stub_sources)
 from autograder.sandbox import Limits, Sandbox
-from pipeline.chapters import ROOT, chapters
-from pipeline.execute import DETERMINISTIC_ENV
+from core.chapters import ROOT, chapters
+from core.environment import DETERMINISTIC_ENV
 from redteam_cases import Case, Chapter, Expect, build_cases, by_id, source
 from test_round_trip import KNOWN_BUGS
 
@@ -54,7 +54,7 @@ def plant_bug(chapter):
 def course_grade(submissions, grading, *extra, timeout=1200, chapter=True):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(grading))
-    return subprocess.run([sys.executable, '-m', 'pipeline', 'grade', str(submissions),
+    return subprocess.run([sys.executable, '-m', 'cli', 'grade', str(submissions),
                            *(['--chapter', CH.id] if chapter else []), *LIMITS, *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -287,7 +287,7 @@ def test_kill_minus_nine_mid_batch_then_rerun(tmp_path):
     grading = tmp_path / 'killed'
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(grading))
-    proc = subprocess.Popen([sys.executable, '-m', 'pipeline', 'grade', str(folder), '--chapter', CH.id, *LIMITS],
+    proc = subprocess.Popen([sys.executable, '-m', 'cli', 'grade', str(folder), '--chapter', CH.id, *LIMITS],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

@@ -8,7 +8,7 @@ import pytest
 
 from autograder import rewrite
 from autograder.notebook import read_instructor
-from pipeline.chapters import chapters
+from core.chapters import chapters
 
 
 def student_source(code, hidden=True, keep=()):

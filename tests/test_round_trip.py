@@ -11,12 +11,13 @@ import time
 import nbformat
 import pytest
 
-from pipeline.chapters import ROOT, chapters
+from core.chapters import ROOT, chapters
 from pipeline.check import nbval_args
-from pipeline.execute import DETERMINISTIC_ENV, staged
+from core.environment import DETERMINISTIC_ENV
+from core.staging import staged
 
 CHAPTERS = chapters()
-COURSE = [sys.executable, '-m', 'pipeline']
+COURSE = [sys.executable, '-m', 'cli']
 pytestmark = pytest.mark.slow
 
 

@@ -12,7 +12,7 @@ import re
 import nbformat
 import pytest
 
-from pipeline.chapters import chapters
+from core.chapters import chapters
 
 # chapter: {setting: the notes' value}; a setting absent here is one the notes do not give.
 NOTES = {

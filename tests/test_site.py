@@ -15,7 +15,7 @@ import pytest
 from conftest import FIGURES, leaked, secret_lines, solution_text
 from pipeline import apidoc
 from pipeline.build import jupyter_book
-from pipeline.chapters import ROOT, chapters
+from core.chapters import ROOT, chapters
 from pipeline.release import release
 from pipeline.schedule import Schedule
 

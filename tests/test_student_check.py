@@ -25,9 +25,10 @@ import pytest
 from autograder.intake import pick_notebook
 from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, match, out_of_time, parse, read_instructor,
                                  stub_sources)
-from pipeline.chapters import ROOT, before, chapter, chapters
-from pipeline.execute import DETERMINISTIC_ENV
-from pipeline.export import SOLUTION_MARKER, package_files
+from core.chapters import ROOT, before, chapter, chapters
+from core.environment import DETERMINISTIC_ENV
+from core.export import package_files
+from core.notebook_format import grade_id, merge_answers, read_cells, without_solution_markers
 from pipeline.release import release
 from pipeline.schedule import Schedule
 from pipeline.schedule import load as load_schedule
@@ -46,20 +47,11 @@ def released(ch, parent, as_of=None):
     return release(ch, parent / ch.name, schedule)
 
 
-def grade_id(cell):
-    return cell.get('metadata', {}).get('nbgrader', {}).get('grade_id')
-
-
 def answered(ch, bug=None):
     """The student edition with the reference answers typed in (without nbgrader's solution
     markers, as a student has them), optionally with a known bug (KNOWN_BUGS)."""
-    solution = nbformat.read(str(ch.source), as_version=4)
-    answers = {grade_id(c): SOLUTION_MARKER.sub('', c.source) for c in solution.cells
-               if c.get('metadata', {}).get('nbgrader', {}).get('solution')}
-    nb = nbformat.read(str(ch.student), as_version=4)
-    for cell in nb.cells:
-        if grade_id(cell) in answers:
-            cell.source = answers[grade_id(cell)]
+    answers = {c.grade_id: without_solution_markers(c.source) for c in read_cells(ch.source) if c.is_answer}
+    nb = merge_answers(nbformat.read(str(ch.student), as_version=4), answers)
     if bug:
         gid, old, new, _ = bug
         cell = next(c for c in nb.cells if grade_id(c) == gid)

@@ -18,8 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pipeline.chapters import ROOT, chapter
-from pipeline.execute import DETERMINISTIC_ENV
+from core.chapters import ROOT, chapter
+from core.environment import DETERMINISTIC_ENV
+from core.notebook_format import answer_sources, grade_id, is_answer_cell, merge_answers, read_cells
 from pipeline.publish import publish
 from test_round_trip import KNOWN_BUGS
 
@@ -48,14 +49,10 @@ def filled(folder, bug=None):
     """The chapter's notebook in `folder` with the reference answers typed in (and a bug)."""
     path = folder / f'{CH.name}.ipynb'
     nb = nbformat.read(str(path), as_version=4)
-    answers = {c.metadata['nbgrader']['grade_id']: c.source
-               for c in nbformat.read(str(CH.source), as_version=4).cells
-               if c.get('metadata', {}).get('nbgrader', {}).get('solution')}
+    merge_answers(nb, answer_sources(read_cells(CH.source)))
     for cell in nb.cells:
-        gid = cell.get('metadata', {}).get('nbgrader', {}).get('grade_id')
-        if gid in answers:
-            cell.source = answers[gid]
-            if bug and gid == bug[0]:
+        if is_answer_cell(cell):
+            if bug and grade_id(cell) == bug[0]:
                 assert bug[1] in cell.source
                 cell.source = cell.source.replace(bug[1], bug[2])
     nbformat.write(nb, str(path))
@@ -90,7 +87,7 @@ def test_a_student_checks_submits_and_is_graded(laptop, tmp_path):
         shutil.copy(handed_in, submissions / who / handed_in.name)
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(tmp_path / 'grading'))
-    graded = subprocess.run([sys.executable, '-m', 'pipeline', 'grade', str(submissions), '--chapter', CH.id],
+    graded = subprocess.run([sys.executable, '-m', 'cli', 'grade', str(submissions), '--chapter', CH.id],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
     with open(tmp_path / 'grading' / 'reports' / CH.id / 'grades.csv') as f:

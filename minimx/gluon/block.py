@@ -255,7 +255,6 @@ def check_loaded(params, loaded, filename, allow_missing=False, ignore_extra=Fal
             all(w in (0, s) for w, s in zip(want, array.shape))
         assert fits or want is None, (f"Failed loading Parameter '{params[name].name}' from saved params: "
                                       f"shape incompatible expected {want} vs saved {array.shape}")
-    ### END SOLUTION
 
 from minimx.gluon.parameter import _ConstantInit
 

@@ -1,9 +1,13 @@
-"""The course's one command line: ./course {build, release, check, grade}."""
+"""The course's one command line: ./course {build, release, publish, check, grade}.
+
+It sits above the two halves of the course, which never import each other: pipeline/
+(building and releasing it) and autograder/ (grading it); both stand on core/.
+"""
 import argparse
 import sys
 
-from pipeline.chapters import CELL_TIMEOUT, chapter
-from pipeline.execute import pin_environment
+from core.chapters import CELL_TIMEOUT, chapter
+from core.environment import pin_environment
 
 DESCRIPTION = """\
 Deep Learning from Zero -- build, release, check and grade the course.
@@ -94,9 +98,14 @@ def main(argv=None):
     elif args.command == 'grade':
         from autograder.grade import grade
         from autograder.sandbox import Limits
+        from pipeline.generate import generate
         limits = Limits(cell_seconds=args.cell_timeout, memory_mb=args.memory,
                         submission_seconds=args.timeout or 3 * args.cell_timeout)
         sys.exit(grade(args.submissions, args.chapter, jobs=args.jobs, seed=args.seed, limits=limits,
-                       sandbox=args.sandbox))
+                       sandbox=args.sandbox, generate=generate))
     else:
         parser.print_help()
+
+
+if __name__ == '__main__':
+    main()

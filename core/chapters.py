@@ -1,4 +1,6 @@
-"""Where things live, and which chapters exist (found from solutions/chNN/chNN_*.ipynb)."""
+"""Where things live, which chapters exist (found from solutions/chNN/chNN_*.ipynb), and the
+time limits every execution in the project uses."""
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -17,6 +19,9 @@ GRADING = Path(os.environ.get('COURSE_GRADING') or ROOT / '_grading').resolve()
 # Notebook cells may run this long (seconds). nbgrader's and Jupyter's default of 30 s is too
 # short for the training chapters; every execution in the project uses this one value.
 CELL_TIMEOUT = 600
+# A whole submission (or self-check run) may take this long: the grader's budget, which the
+# student's check.py states too.
+SUBMISSION_SECONDS = 3 * CELL_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,14 @@ class Chapter:
     @property
     def student(self):
         return BOOK / self.id / f'{self.name}.ipynb'
+
+    @property
+    def grading(self):
+        """The chapter's grading settings, from its solution notebook's metadata
+        `course.grading` (e.g. `{"env": {"MINIMX_EPOCHS": "1"}}`: variables set for every run
+        the grader makes of it, the reference run included); {} if it declares none."""
+        metadata = json.loads(self.source.read_text(encoding='utf-8')).get('metadata', {})
+        return metadata.get('course', {}).get('grading', {})
 
 
 def chapters():

@@ -6,19 +6,17 @@ folder gets an `__init__.py` that imports its modules in the order they first ap
 re-exports the names a module lists in `__all__`. The notebooks are the only source: every
 file written here starts by saying so.
 
-This file needs nothing but nbformat: the student edition ships a copy of it, with which a
-student's own notebooks of earlier chapters build the minimx a later chapter imports.
+This file needs nothing but nbformat and the notebook format (core/notebook_format.py): the
+student edition ships a copy of both, with which a student's own notebooks of earlier
+chapters build the minimx a later chapter imports.
 """
 import ast
-import re
 import shutil
 from pathlib import Path
 
 import nbformat
 
-EXPORT = re.compile(r'^#\| export (\S+)[ \t]*$')
-SOLUTION_MARKER = re.compile(r'^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n', re.MULTILINE)
-HIDDEN_TESTS = '### BEGIN HIDDEN TESTS'
+from core.notebook_format import HIDDEN_BEGIN, export_target, without_solution_markers
 
 PACKAGE_DOCS = {
     'minimx': 'minimx: a miniature MXNet 1.x on numpy, built chapter by chapter in the course.',
@@ -32,23 +30,21 @@ def exported_cells(notebook_path):
     for cell in nb.cells:
         if cell.cell_type != 'code':
             continue
-        first, _, rest = cell.source.partition('\n')
-        m = EXPORT.match(first)
-        if not m:
+        target, rest = export_target(cell.source)
+        if target is None:
             continue
-        target = m.group(1)
         if not target.startswith('minimx/') or not target.endswith('.py') or '..' in target:
             raise ValueError(f'{notebook_path.name}: cell {cell.get("id")} exports to {target!r}; '
                              f'targets must be modules inside minimx/')
-        if HIDDEN_TESTS in rest:
+        if HIDDEN_BEGIN in rest:
             raise ValueError(f'{notebook_path.name}: exported cell {cell.get("id")} contains hidden tests')
-        cells.append((target, SOLUTION_MARKER.sub('', rest).strip('\n')))
+        cells.append((target, without_solution_markers(rest).strip('\n')))
     return cells
 
 
 def package_files(chapter_list):
     """{relative path: text} of the whole package built from these chapters' solution notebooks."""
-    from pipeline.chapters import ROOT
+    from core.chapters import ROOT
     return assemble([(ch.source.relative_to(ROOT).as_posix(), exported_cells(ch.source)) for ch in chapter_list])
 
 
