@@ -207,6 +207,13 @@ NOT_IN_GRAPH = ('Cannot differentiate node because it is not in a computational 
 NO_GRAD_INPUTS = 'There are no inputs in computation graph that require gradients.'
 
 
+def tape_key(x):
+    """Where backward keeps x's gradient: id of the Node that computed x, or of x if a variable.
+
+    Never id(x._data): views, detach() and out= make different arrays over one buffer."""
+    return id(x._node) if isinstance(x._node, Node) else id(x)
+
+
 def _rule(op):
     """The gradient rule of `op`; None for operations that pass no gradient back."""
     if op in NOT_DIFFERENTIABLE:
@@ -217,19 +224,19 @@ def _rule(op):
     return _GRAD_RULES[op]
 
 def collect_gradients(head, head_grad=None):
-    """The chain rule from `head` back to its variables: (grads, variables, order), keyed by buffer id."""
+    """The chain rule from `head` back to its variables: (grads, variables, order), keyed by tape_key."""
     node = head._node
     if node is None or (isinstance(node, Node) and node.freed):
         raise MXNetError(NOT_IN_GRAPH)
     dy = np.ones_like(head._data) if head_grad is None else np.asarray(head_grad._data)
     if dy.shape != head.shape:
         raise MXNetError(f'the head gradient has shape {dy.shape} but the head has shape {head.shape}')
-    grads, variables = {id(head._data): dy}, {}
+    grads, variables = {tape_key(head): dy}, {}
     if node is VARIABLE:
-        variables[id(head._data)] = head
+        variables[tape_key(head)] = head
     order = topological_order(head)
     for node in order:
-        g = grads.pop(id(node.out), None)
+        g = grads.pop(id(node), None)           # tape_key of the node's output
         rule = _rule(node.op)
         if g is None or rule is None:
             continue
@@ -237,7 +244,7 @@ def collect_gradients(head, head_grad=None):
             if not need or gx is None:
                 continue
             gx = unbroadcast(np.asarray(gx), x.shape)
-            key = id(x._data)
+            key = tape_key(x)
             grads[key] = gx if key not in grads else grads[key] + gx
             if x._node is VARIABLE:
                 variables[key] = x
@@ -534,8 +541,8 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     for head, head_grad in zip(heads, head_grads):
         grads, _, order = collect_gradients(head, head_grad)
         for total, v in zip(totals, variables):
-            if id(v._data) in grads:
-                total += grads[id(v._data)]
+            if tape_key(v) in grads:
+                total += grads[tape_key(v)]
         if not retain_graph:
             for node in order:
                 node.freed = True

@@ -11,9 +11,8 @@ import zipfile
 
 import numpy as np
 
-
-class MXNetError(RuntimeError):
-    """Raised where MXNet raises MXNetError: an operator rejected its inputs."""
+if __name__ != '__main__':      # in the package; in this notebook MXNetError is defined above
+    from minimx.base import MXNetError
 
 
 def add_to_class(cls):
@@ -201,6 +200,18 @@ class _Random:
 
     def seed(self, seed_state):
         self._rng = np.random.default_rng(seed_state)
+
+    def get_state(self):
+        """The generator's state, to hand back to set_state (e.g. around a test that draws)."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state):
+        """Continue from a state get_state returned: the same numbers follow as after it."""
+        self._rng.bit_generator.state = state
+
+    def permutation(self, n):
+        """range(n) in random order: the shuffle behind DataLoader (a minimx addition)."""
+        return self._rng.permutation(n)
 
     def _sample(self, draw, shape, dtype, out):
         shape = (1,) if shape is None else _shape_tuple(shape)

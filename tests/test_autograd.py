@@ -215,3 +215,78 @@ def test_non_differentiable_ops_pass_nothing_back():
         y = (x > 0) * x + x.argmax()
     y.backward()
     assert x.grad.asnumpy().tolist() == [1, 0]
+
+
+# Arrays that share memory (API.md §1.2, §1.8, §1.9, §2.3). Gradients belong to tape entries,
+# not to buffers: MXNet keeps one autograd entry per NDArray, so x and x.detach() are two
+# variables over one buffer, while reshapes and slices recorded under record() are new nodes
+# whose gradients flow back to their source.
+
+def test_detach_of_a_variable_is_a_variable_of_its_own():
+    x = nd.array([1, 2])
+    x.attach_grad()
+    d = x.detach()
+    d.attach_grad()
+    with autograd.record():
+        y = 2 * x + 3 * d
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [2, 2] and d.grad.asnumpy().tolist() == [3, 3]
+    gx, gd = autograd.grad(_recorded(lambda: 2 * x + 3 * d), [x, d])
+    assert gx.asnumpy().tolist() == [2, 2] and gd.asnumpy().tolist() == [3, 3]
+
+
+def _recorded(fn):
+    with autograd.record():
+        return fn()
+
+
+def test_reshape_views_are_nodes_whose_gradient_reaches_the_source():
+    x = nd.array([1., 2., 3., 4.])
+    x.attach_grad()
+    with autograd.record():
+        v = x.reshape(2, 2)                   # same buffer as x
+        y = (v * v).sum() + (x * 10).sum()
+    y.backward()
+    assert np.shares_memory(v._data, x._data)
+    assert x.grad.asnumpy().tolist() == [12, 14, 16, 18]
+    with autograd.record():
+        same = x.reshape(4)                   # even a reshape to the same shape is a node
+        y = same * x
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [2, 4, 6, 8]
+
+
+def test_slices_of_one_buffer_send_gradients_to_their_own_positions():
+    x = nd.array([1., 2., 3.])
+    x.attach_grad()
+    with autograd.record():
+        y = x[0:2] * x[1:3] + x[1]            # views at overlapping offsets, an int index
+    y.backward()
+    # d/dx of x0*x1 + x1*x2 + 2*x1 (x[1] has shape (1,) and broadcasts over the 2 outputs)
+    assert x.grad.asnumpy().tolist() == [2, 1 + 3 + 2, 2]
+
+
+def test_out_into_a_view_of_a_variable():
+    a, b, x = nd.array([1., 2.]), nd.array([3., 4.]), nd.zeros(2)
+    for v in (a, b, x):
+        v.attach_grad()
+    with autograd.record():
+        view = x.detach()                     # not in the graph, so out= may write into it
+        nd.elemwise_add(a, b, out=view)       # x's buffer now holds a + b
+        y = x * view
+    y.backward()
+    assert x.asnumpy().tolist() == [4, 6]
+    for v in (x, a, b):
+        assert v.grad.asnumpy().tolist() == [4, 6]
+
+
+def test_out_and_whole_array_copy_are_recorded_results():
+    a = nd.array([1., 2.])
+    a.attach_grad()
+    z, w = nd.zeros(2), nd.zeros(2)
+    with autograd.record():
+        nd.elemwise_add(a, a, out=z)          # z = 2a, recorded
+        w[:] = z * a                          # a recorded copy: w = 2a²
+        y = w + z
+    y.backward()
+    assert a.grad.asnumpy().tolist() == [4 * 1 + 2, 4 * 2 + 2]
