@@ -118,9 +118,6 @@ class Node:
         return f'<Node {self.op} of {[x.shape for x in self.inputs]}>'
 
 
-_GRAD_RULES = {}          # op name -> rule(node, dy) -> one gradient (or None) per input
-NOT_DIFFERENTIABLE = {'equal', 'not_equal', 'greater', 'greater_equal', 'lesser', 'lesser_equal', 'sign'}
-
 ASSIGN_IN_GRAPH = ('Assigning to NDArrays that are already in a computational graph will cause '
                    'undefined behavior when evaluating gradients. Please call backward first to '
                    'clear the graph or do this out side of a record section. Also note that you '
@@ -131,9 +128,17 @@ INPLACE_FROM_GRAPH = ('Inplace operations (+=, -=, x[:]=, etc) are not supported
 
 
 def gradient(op):
-    """Decorator: register `rule(node, dy)` as the backward of operation `op`."""
+    """Decorator: attach `rule(node, dy)` to operation `op`'s entry in chapter 1's op table.
+
+    The rule returns one gradient (or None) per input. An operation declared with a
+    `no_gradient` reason cannot also have a rule, and a name the table lacks is a typo."""
     def register(rule):
-        _GRAD_RULES[op] = rule
+        entry = nd.OPS.get(op)
+        if entry is None:
+            raise KeyError(f'no operation {op!r} in the op table (declare it with nd.register_op first)')
+        if entry.no_gradient:
+            raise ValueError(f'{op} is declared without a gradient: {entry.no_gradient}')
+        entry.gradient = rule
         return rule
     return register
 
@@ -216,12 +221,13 @@ def tape_key(x):
 
 def _rule(op):
     """The gradient rule of `op`; None for operations that pass no gradient back."""
-    if op in NOT_DIFFERENTIABLE:
+    entry = nd.OPS[op]
+    if entry.no_gradient:
         return None
-    if op not in _GRAD_RULES:
+    if entry.gradient is None:
         raise MXNetError(f'operation {op!r} has no gradient rule, so it cannot be differentiated; '
                          f'compute it outside autograd.record() or express it with other operations')
-    return _GRAD_RULES[op]
+    return entry.gradient
 
 def collect_gradients(head, head_grad=None):
     """The chain rule from `head` back to its variables: (grads, variables, order), keyed by tape_key."""
