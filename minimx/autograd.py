@@ -117,9 +117,6 @@ class Node:
         return f'<Node {self.op} of {[x.shape for x in self.inputs]}>'
 
 
-_GRAD_RULES = {}          # op name -> rule(node, dy) -> one gradient (or None) per input
-NOT_DIFFERENTIABLE = {'equal', 'not_equal', 'greater', 'greater_equal', 'lesser', 'lesser_equal', 'sign'}
-
 ASSIGN_IN_GRAPH = ('Assigning to NDArrays that are already in a computational graph will cause '
                    'undefined behavior when evaluating gradients. Please call backward first to '
                    'clear the graph or do this out side of a record section. Also note that you '
@@ -130,9 +127,17 @@ INPLACE_FROM_GRAPH = ('Inplace operations (+=, -=, x[:]=, etc) are not supported
 
 
 def gradient(op):
-    """Decorator: register `rule(node, dy)` as the backward of operation `op`."""
+    """Decorator: attach `rule(node, dy)` to operation `op`'s entry in chapter 1's op table.
+
+    The rule returns one gradient (or None) per input. An operation declared with a
+    `no_gradient` reason cannot also have a rule, and a name the table lacks is a typo."""
     def register(rule):
-        _GRAD_RULES[op] = rule
+        entry = nd.OPS.get(op)
+        if entry is None:
+            raise KeyError(f'no operation {op!r} in the op table (declare it with nd.register_op first)')
+        if entry.no_gradient:
+            raise ValueError(f'{op} is declared without a gradient: {entry.no_gradient}')
+        entry.gradient = rule
         return rule
     return register
 
@@ -204,29 +209,37 @@ NOT_IN_GRAPH = ('Cannot differentiate node because it is not in a computational 
 NO_GRAD_INPUTS = 'There are no inputs in computation graph that require gradients.'
 
 
+def tape_key(x):
+    """Where backward keeps x's gradient: id of the Node that computed x, or of x if a variable.
+
+    Never id(x._data): views, detach() and out= make different arrays over one buffer."""
+    return id(x._node) if isinstance(x._node, Node) else id(x)
+
+
 def _rule(op):
     """The gradient rule of `op`; None for operations that pass no gradient back."""
-    if op in NOT_DIFFERENTIABLE:
+    entry = nd.OPS[op]
+    if entry.no_gradient:
         return None
-    if op not in _GRAD_RULES:
+    if entry.gradient is None:
         raise MXNetError(f'operation {op!r} has no gradient rule, so it cannot be differentiated; '
                          f'compute it outside autograd.record() or express it with other operations')
-    return _GRAD_RULES[op]
+    return entry.gradient
 
 def collect_gradients(head, head_grad=None):
-    """The chain rule from `head` back to its variables: (grads, variables, order), keyed by buffer id."""
+    """The chain rule from `head` back to its variables: (grads, variables, order), keyed by tape_key."""
     node = head._node
     if node is None or (isinstance(node, Node) and node.freed):
         raise MXNetError(NOT_IN_GRAPH)
     dy = np.ones_like(head._data) if head_grad is None else np.asarray(head_grad._data)
     if dy.shape != head.shape:
         raise MXNetError(f'the head gradient has shape {dy.shape} but the head has shape {head.shape}')
-    grads, variables = {id(head._data): dy}, {}
+    grads, variables = {tape_key(head): dy}, {}
     if node is VARIABLE:
-        variables[id(head._data)] = head
+        variables[tape_key(head)] = head
     order = topological_order(head)
     for node in order:
-        g = grads.pop(id(node.out), None)
+        g = grads.pop(id(node), None)           # tape_key of the node's output
         rule = _rule(node.op)
         if g is None or rule is None:
             continue
@@ -234,7 +247,7 @@ def collect_gradients(head, head_grad=None):
             if not need or gx is None:
                 continue
             gx = unbroadcast(np.asarray(gx), x.shape)
-            key = id(x._data)
+            key = tape_key(x)
             grads[key] = gx if key not in grads else grads[key] + gx
             if x._node is VARIABLE:
                 variables[key] = x
@@ -525,8 +538,8 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     for head, head_grad in zip(heads, head_grads):
         grads, _, order = collect_gradients(head, head_grad)
         for total, v in zip(totals, variables):
-            if id(v._data) in grads:
-                total += grads[id(v._data)]
+            if tape_key(v) in grads:
+                total += grads[tape_key(v)]
         if not retain_graph:
             for node in order:
                 node.freed = True

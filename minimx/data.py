@@ -153,16 +153,12 @@ class DataLoader:
         self.features, self.labels = features, labels
         self.batch_size, self.shuffle = int(batch_size), shuffle
 
-    @staticmethod
-    def _rng():
-        return nd.random._rng           # minimx's seeded generator: nd.random.seed(0) fixes the order
-
     def __len__(self):
         return -(-len(self.labels) // self.batch_size)
 
     def __iter__(self):
         n = len(self.labels)
-        order = self._rng().permutation(n) if self.shuffle else np.arange(n)
+        order = nd.random.permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, n, self.batch_size):
             batch = order[start:start + self.batch_size]
             yield NDArray(self.features[batch]), NDArray(self.labels[batch].astype(np.int32))

@@ -11,9 +11,8 @@ import zipfile
 
 import numpy as np
 
-
-class MXNetError(RuntimeError):
-    """Raised where MXNet raises MXNetError: an operator rejected its inputs."""
+if __name__ != '__main__':      # in the package; in this notebook MXNetError is defined above
+    from minimx.base import MXNetError
 
 
 def add_to_class(cls):
@@ -113,7 +112,7 @@ class NDArray:
         return NDArray(self._data.astype(dtype))
 
     def copy(self):
-        return NDArray(self._data.copy())
+        return invoke('copy', [self])       # the op table's copy (section 1.3): recorded by autograd
 
     def copyto(self, other):
         """Copy this array's values into `other` (an NDArray of the same shape) and return it."""
@@ -201,6 +200,18 @@ class _Random:
     def seed(self, seed_state):
         self._rng = np.random.default_rng(seed_state)
 
+    def get_state(self):
+        """The generator's state, to hand back to set_state (e.g. around a test that draws)."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state):
+        """Continue from a state get_state returned: the same numbers follow as after it."""
+        self._rng.bit_generator.state = state
+
+    def permutation(self, n):
+        """range(n) in random order: the shuffle behind DataLoader (a minimx addition)."""
+        return self._rng.permutation(n)
+
     def _sample(self, draw, shape, dtype, out):
         shape = (1,) if shape is None else _shape_tuple(shape)
         if out is not None:
@@ -266,21 +277,36 @@ def infer_reshape(src_shape, target):
                          f'{tuple(out)} vs {src_shape}')
     return tuple(out)
 
-_FORWARD = {}    # operation name -> forward function on numpy buffers
+class Op:
+    """One entry of the op table: an operation's forward kernel on numpy buffers and its
+    gradient — the rule chapter 2 attaches, or `no_gradient`, the reason there is none."""
+
+    def __init__(self, name, forward, no_gradient=None):
+        self.name, self.forward, self.no_gradient = name, forward, no_gradient
+        self.gradient = None            # rule(node, dy), attached by autograd.gradient(name)
+
+    def __repr__(self):
+        return f'<Op {self.name}>'
+
+
+OPS = {}          # the op table: operation name -> Op; every array operation runs through it
 _listener = None  # chapter 2's autograd tape: told about every operation and every write
 
 
-def register_op(name):
-    """Decorator: register `fn(*buffers, **attrs) -> buffer` as the forward of operation `name`."""
+def register_op(name, no_gradient=None):
+    """Decorator: declare operation `name` with forward `fn(*buffers, **attrs) -> buffer`.
+
+    `no_gradient` says why the operation passes no gradient back (comparisons, indices);
+    every other operation gets its gradient rule in chapter 2."""
     def register(fn):
-        _FORWARD[name] = fn
+        OPS[name] = Op(name, fn, no_gradient)      # re-running a notebook cell re-declares it
         return fn
     return register
 
 
 def invoke(name, inputs, out=None, **attrs):
     """Run operation `name` on NDArray `inputs`: into a new NDArray, or into `out`'s buffer."""
-    forward = _FORWARD[name]
+    forward = OPS[name].forward
     buffers = [x._data for x in inputs]
     if out is None:
         out = NDArray(forward(*buffers, **attrs))
@@ -293,6 +319,9 @@ def invoke(name, inputs, out=None, **attrs):
     if _listener is not None:
         _listener.on_op(name, inputs, out, attrs)
     return out
+
+
+register_op('copy')(np.copy)       # x.copy(), and what autograd records for a[:] = y
 
 
 def _before_write(target, value=None, key=None):
@@ -379,7 +408,7 @@ def _constant(value, like):
 
 def _binary(name, lhs, rhs):
     if not isinstance(lhs, NDArray) and not isinstance(rhs, NDArray):
-        return _FORWARD[name](np.asarray(lhs), np.asarray(rhs)).item()  # two scalars: plain value
+        return OPS[name].forward(np.asarray(lhs), np.asarray(rhs)).item()  # two scalars: plain value
     lhs = lhs if isinstance(lhs, NDArray) else _constant(lhs, rhs)
     rhs = rhs if isinstance(rhs, NDArray) else _constant(rhs, lhs)
     if lhs._data.dtype != rhs._data.dtype:
@@ -390,124 +419,79 @@ def _binary(name, lhs, rhs):
     return invoke(name, [lhs, rhs])
 
 
+def binary_op(name, forward, what, operator=None, reflected=None, no_gradient=None):
+    """Declare a broadcasting binary operation once: its forward kernel (in the op table), the
+    function nd.<name>(lhs, rhs), and the Python operator that calls it, if any (with its
+    reflected twin, so that `2 - x` works)."""
+    register_op(name, no_gradient)(forward)
+
+    def binary(lhs, rhs):
+        return _binary(name, lhs, rhs)
+    binary.__name__ = binary.__qualname__ = name
+    binary.__doc__ = f'{what}, elementwise, broadcasting by the right-aligned rule (scalars allowed).'
+    if operator:
+        setattr(NDArray, operator, binary)
+    if reflected:
+        setattr(NDArray, reflected, lambda self, other: binary(other, self))
+    return binary
+
+
 def _compare(np_fn):
     return lambda a, b: np_fn(a, b).astype(a.dtype)
 
 
-for _name, _fn in [('add', np.add), ('subtract', np.subtract), ('multiply', np.multiply),
-                   ('divide', _quiet(np.divide)), ('power', _quiet(np.power)), ('modulo', _quiet(np.mod)),
-                   ('maximum', np.maximum), ('minimum', np.minimum)]:
-    register_op(_name)(_fn)
-for _name, _fn in [('equal', np.equal), ('not_equal', np.not_equal), ('greater', np.greater),
-                   ('greater_equal', np.greater_equal), ('lesser', np.less),
-                   ('lesser_equal', np.less_equal)]:
-    register_op(_name)(_compare(_fn))
+STEP = 'a comparison is a step function: its gradient is 0 wherever it is defined'
 
-
-def add(lhs, rhs):
-    """lhs + rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('add', lhs, rhs)
-
-def subtract(lhs, rhs):
-    """lhs - rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('subtract', lhs, rhs)
-
-def multiply(lhs, rhs):
-    """lhs * rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('multiply', lhs, rhs)
-
-def divide(lhs, rhs):
-    """lhs / rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('divide', lhs, rhs)
-
-def power(base, exp):
-    """base ** exp, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('power', base, exp)
-
-def modulo(lhs, rhs):
-    """lhs % rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('modulo', lhs, rhs)
-
-def maximum(lhs, rhs):
-    """the larger of lhs and rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('maximum', lhs, rhs)
-
-def minimum(lhs, rhs):
-    """the smaller of lhs and rhs, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('minimum', lhs, rhs)
-
-def equal(lhs, rhs):
-    """lhs == rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('equal', lhs, rhs)
-
-def not_equal(lhs, rhs):
-    """lhs != rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('not_equal', lhs, rhs)
-
-def greater(lhs, rhs):
-    """lhs > rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('greater', lhs, rhs)
-
-def greater_equal(lhs, rhs):
-    """lhs >= rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('greater_equal', lhs, rhs)
-
-def lesser(lhs, rhs):
-    """lhs < rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('lesser', lhs, rhs)
-
-def lesser_equal(lhs, rhs):
-    """lhs <= rhs as 0/1, elementwise, broadcasting by the right-aligned rule (scalars allowed)."""
-    return _binary('lesser_equal', lhs, rhs)
-
-
-
-NDArray.__add__ = add
-NDArray.__radd__ = lambda self, other: add(other, self)
-NDArray.__sub__ = subtract
-NDArray.__rsub__ = lambda self, other: subtract(other, self)
-NDArray.__mul__ = multiply
-NDArray.__rmul__ = lambda self, other: multiply(other, self)
-NDArray.__truediv__ = divide
-NDArray.__rtruediv__ = lambda self, other: divide(other, self)
-NDArray.__mod__ = modulo
-NDArray.__rmod__ = lambda self, other: modulo(other, self)
-NDArray.__pow__ = power
-NDArray.__rpow__ = lambda self, other: power(other, self)
-NDArray.__eq__ = equal
-NDArray.__ne__ = not_equal
-NDArray.__gt__ = greater
-NDArray.__ge__ = greater_equal
-NDArray.__lt__ = lesser
-NDArray.__le__ = lesser_equal
+# name, forward kernel, what it computes, the Python operator and its reflected twin
+add = binary_op('add', np.add, 'lhs + rhs', '__add__', '__radd__')
+subtract = binary_op('subtract', np.subtract, 'lhs - rhs', '__sub__', '__rsub__')
+multiply = binary_op('multiply', np.multiply, 'lhs * rhs', '__mul__', '__rmul__')
+divide = binary_op('divide', _quiet(np.divide), 'lhs / rhs', '__truediv__', '__rtruediv__')
+power = binary_op('power', _quiet(np.power), 'base ** exp', '__pow__', '__rpow__')
+modulo = binary_op('modulo', _quiet(np.mod), 'lhs % rhs', '__mod__', '__rmod__')
+maximum = binary_op('maximum', np.maximum, 'the larger of lhs and rhs')
+minimum = binary_op('minimum', np.minimum, 'the smaller of lhs and rhs')
+# Comparisons need no reflected twin: Python turns `0 < y` into `y > 0` by itself.
+equal = binary_op('equal', _compare(np.equal), 'lhs == rhs as 0/1', '__eq__', no_gradient=STEP)
+not_equal = binary_op('not_equal', _compare(np.not_equal), 'lhs != rhs as 0/1', '__ne__', no_gradient=STEP)
+greater = binary_op('greater', _compare(np.greater), 'lhs > rhs as 0/1', '__gt__', no_gradient=STEP)
+greater_equal = binary_op('greater_equal', _compare(np.greater_equal), 'lhs >= rhs as 0/1', '__ge__',
+                          no_gradient=STEP)
+lesser = binary_op('lesser', _compare(np.less), 'lhs < rhs as 0/1', '__lt__', no_gradient=STEP)
+lesser_equal = binary_op('lesser_equal', _compare(np.less_equal), 'lhs <= rhs as 0/1', '__le__',
+                         no_gradient=STEP)
 
 def _stable_sigmoid(x):
     e = np.exp(-np.abs(x))                   # never overflows: the exponent is <= 0
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-_UNARY = {
-    'negative': np.negative, 'abs': np.abs, 'sign': np.sign, 'exp': _quiet(np.exp),
-    'log': _quiet(np.log), 'sqrt': _quiet(np.sqrt), 'square': np.square,
-    'relu': lambda x: np.maximum(x, 0), 'sigmoid': _stable_sigmoid, 'tanh': np.tanh,
-}
+def unary_op(name, forward, what, no_gradient=None):
+    """Declare an elementwise operation once: its forward kernel (in the op table), the
+    function nd.<name>(x) and the fluent method x.<name>()."""
+    register_op(name, no_gradient)(forward)
 
-
-def _make_unary(name):
     def unary(x):
         if name == 'abs' and not isinstance(x, NDArray):
             return builtins.abs(x)        # the notebook's abs(-3) still means Python's abs
         return invoke(name, [x])
-    unary.__name__ = name
-    unary.__doc__ = f'Elementwise {name}.'
+    unary.__name__ = unary.__qualname__ = name
+    unary.__doc__ = f'Elementwise {what}.'
+    setattr(NDArray, name, unary)
     return unary
 
 
-for _name, _fn in _UNARY.items():
-    register_op(_name)(_fn)
-    globals()[_name] = _make_unary(_name)
-    setattr(NDArray, _name, globals()[_name])
-
+negative = unary_op('negative', np.negative, 'negative')
+abs = unary_op('abs', np.abs, 'abs')
+sign = unary_op('sign', np.sign, 'sign', no_gradient='sign is a step function: its gradient is 0 '
+                                                      'wherever it is defined')
+exp = unary_op('exp', _quiet(np.exp), 'exp')
+log = unary_op('log', _quiet(np.log), 'log')
+sqrt = unary_op('sqrt', _quiet(np.sqrt), 'sqrt')
+square = unary_op('square', np.square, 'square')
+relu = unary_op('relu', lambda x: np.maximum(x, 0), 'relu')
+sigmoid = unary_op('sigmoid', _stable_sigmoid, 'sigmoid')
+tanh = unary_op('tanh', np.tanh, 'tanh')
 NDArray.__neg__ = negative
 NDArray.__abs__ = abs
 
@@ -631,8 +615,10 @@ def reduction_shape(shape, axis=None, keepdims=False, exclude=False):
         out = tuple(d for i, d in enumerate(shape) if i not in axes)
     return axes, (out if out else (1,))
 
-def _reducer(name, np_fn):
-    @register_op(name)
+def reduce_op(name, np_fn, no_gradient=None):
+    """Declare a reduction once: its forward kernel (in the op table), the function
+    nd.<name>(x, axis, keepdims, exclude) and the fluent method x.<name>(...)."""
+    @register_op(name, no_gradient)
     def forward(x, axes, out_shape):
         return np.asarray(np_fn(x, axis=axes)).astype(x.dtype, copy=False).reshape(out_shape)
 
@@ -641,36 +627,43 @@ def _reducer(name, np_fn):
             return getattr(builtins, name)(x, *(() if axis is None else (axis,)), *args, **kwargs)
         axes, out_shape = reduction_shape(x.shape, axis, keepdims, exclude)
         return invoke(name, [x], axes=axes, out_shape=out_shape)
-    reduce.__name__ = name
+    reduce.__name__ = reduce.__qualname__ = name
     reduce.__doc__ = f'{name} over `axis` (all axes if None); a full reduction has shape (1,).'
+    setattr(NDArray, name, reduce)
     return reduce
 
 
-sum = _reducer('sum', np.sum)
-mean = _reducer('mean', np.mean)
-max = _reducer('max', np.max)
-min = _reducer('min', np.min)
-prod = _reducer('prod', np.prod)
-for _fn in (sum, mean, max, min, prod):
-    setattr(NDArray, _fn.__name__, _fn)
+sum = reduce_op('sum', np.sum)
+mean = reduce_op('mean', np.mean)
+max = reduce_op('max', np.max)
+min = reduce_op('min', np.min)
+prod = reduce_op('prod', np.prod, no_gradient='minimx does not differentiate prod (its gradient '
+                 'divides by the inputs, undefined at 0); for positive x use log(x).sum().exp()')
+
+INDEX = 'an index is a step function of the values: its gradient is 0 wherever it is defined'
 
 
-def _arg_reducer(np_fn):
-    def reduce(x, axis=None, keepdims=False):
-        """Index of the extreme value (as the input dtype, like MXNet); first one on ties."""
-        data = x._data
+def arg_reduce_op(name, np_fn):
+    """Declare argmax/argmin: kernel (no gradient: INDEX), function and fluent method."""
+    @register_op(name, no_gradient=INDEX)
+    def forward(data, axis, keepdims):
         if axis is None:
             index = np.asarray(np_fn(data.reshape(-1))).reshape(1)
         else:
             index = np.asarray(np_fn(data, axis=axis))
             index = np.expand_dims(index, axis) if keepdims else index
             index = index.reshape(1) if index.ndim == 0 else index
-        return NDArray(index.astype(data.dtype))
+        return index.astype(data.dtype)
+
+    def reduce(x, axis=None, keepdims=False):
+        """Index of the extreme value (as the input dtype, like MXNet); first one on ties."""
+        return invoke(name, [x], axis=axis, keepdims=keepdims)
+    reduce.__name__ = reduce.__qualname__ = name
+    setattr(NDArray, name, reduce)
     return reduce
 
 
-argmax, argmin = _arg_reducer(np.argmax), _arg_reducer(np.argmin)
-NDArray.argmax, NDArray.argmin = argmax, argmin
+argmax, argmin = arg_reduce_op('argmax', np.argmax), arg_reduce_op('argmin', np.argmin)
 
 
 def norm(x, ord=2, axis=None, keepdims=False):
@@ -776,14 +769,19 @@ def pick(data, index, axis=-1, keepdims=False, mode='clip'):
 NDArray.take, NDArray.pick = take, pick
 
 
-def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype=None):
-    """(n,) class indices -> (n, depth) rows with on_value at the index."""
-    idx = indices._data.astype(np.int64)
+@register_op('one_hot', no_gradient='class indices are labels, not values: nothing to differentiate')
+def _one_hot_forward(indices, depth, on_value, off_value, dtype):
+    idx = indices.astype(np.int64)
     out = np.full(idx.shape + (depth,), off_value, dtype=dtype or np.float32)
     valid = (idx >= 0) & (idx < depth)
     np.put_along_axis(out, np.expand_dims(np.where(valid, idx, 0), -1),
                       np.expand_dims(np.where(valid, on_value, off_value), -1).astype(out.dtype), -1)
-    return NDArray(out)
+    return out
+
+
+def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype=None):
+    """(n,) class indices -> (n, depth) rows with on_value at the index."""
+    return invoke('one_hot', [indices], depth=depth, on_value=on_value, off_value=off_value, dtype=dtype)
 
 def _joinable(op, arrays):
     if not arrays:

@@ -101,7 +101,9 @@ def modules():
     found = [root]
     for info in pkgutil.walk_packages(root.__path__, 'minimx.'):
         if not any(part.startswith('_') for part in info.name.split('.')):
-            found.append(importlib.import_module(info.name))
+            mod = importlib.import_module(info.name)
+            if mod not in found:        # minimx.ndarray is minimx.nd: document it once
+                found.append(mod)
     return found
 
 

@@ -68,11 +68,39 @@ def test_every_rule_agrees_with_central_differences(op, fn, shapes, bounds):
         check_gradient(fn, *shapes, rng=np.random.default_rng(seed), low=bounds[0], high=bounds[1])
 
 
-def test_every_registered_rule_has_a_case():
+def test_every_op_has_a_checked_rule_or_a_stated_reason():
+    """The op table (nd.OPS) is the one place an operation is declared: each entry has either a
+    gradient rule, checked here against central differences, or a reason it has none."""
+    with_rule = {name for name, op in nd.OPS.items() if op.gradient is not None}
     covered = {c[0] for c in CASES}
-    assert set(autograd._GRAD_RULES) <= covered, f'no checker case for {set(autograd._GRAD_RULES) - covered}'
-    no_rule = set(nd._FORWARD) - set(autograd._GRAD_RULES) - autograd.NOT_DIFFERENTIABLE - {'prod'}
-    assert not no_rule, f'operations with neither a rule nor a reason: {no_rule}'
+    assert with_rule <= covered, f'no checker case for {with_rule - covered}'
+    neither = {name for name, op in nd.OPS.items() if op.gradient is None and not op.no_gradient}
+    assert not neither, f'operations with neither a rule nor a reason: {neither}'
+    assert not {name for name, op in nd.OPS.items() if op.gradient and op.no_gradient}
+
+
+def test_every_nd_function_and_method_goes_through_the_op_table(monkeypatch):
+    """Each computing function and method reaches numpy only through nd.invoke."""
+    seen = []
+    real = nd.invoke
+    monkeypatch.setattr(nd, 'invoke', lambda name, *a, **k: seen.append(name) or real(name, *a, **k))
+    x, i = nd.array([[1., 2.], [3., 4.]]), nd.array([1, 0])
+    calls = {
+        'copy': lambda: x.copy(), 'argmax': lambda: x.argmax(axis=1), 'argmin': lambda: nd.argmin(x),
+        'one_hot': lambda: nd.one_hot(i, 3), 'prod': lambda: x.prod(), 'sign': lambda: x.sign(),
+        'getitem': lambda: x[0], 'reshape': lambda: x.reshape(4), 'transpose': lambda: x.T,
+        'add': lambda: x + 1, 'lesser': lambda: 1 > x, 'dot': lambda: nd.dot(x, x),
+        'pick': lambda: nd.pick(x, i), 'take': lambda: nd.take(x, i), 'concat': lambda: nd.concat(x, x),
+        'stack': lambda: nd.stack(x, x), 'add_n': lambda: nd.add_n(x, x), 'sum': lambda: x.sum(),
+    }
+    for name, call in calls.items():
+        seen.clear()
+        call()
+        assert name in seen, f'{name} did not go through invoke (saw {seen})'
+    assert set(calls) | {'Convolution', 'Pooling'} >= set(nd.OPS) - {
+        'subtract', 'multiply', 'divide', 'power', 'modulo', 'maximum', 'minimum', 'equal', 'not_equal',
+        'greater', 'greater_equal', 'lesser_equal', 'negative', 'abs', 'exp', 'log', 'sqrt', 'square',
+        'relu', 'sigmoid', 'tanh', 'mean', 'max', 'min'}
 
 
 @settings(deadline=None, max_examples=40)
@@ -215,3 +243,78 @@ def test_non_differentiable_ops_pass_nothing_back():
         y = (x > 0) * x + x.argmax()
     y.backward()
     assert x.grad.asnumpy().tolist() == [1, 0]
+
+
+# Arrays that share memory (API.md §1.2, §1.8, §1.9, §2.3). Gradients belong to tape entries,
+# not to buffers: MXNet keeps one autograd entry per NDArray, so x and x.detach() are two
+# variables over one buffer, while reshapes and slices recorded under record() are new nodes
+# whose gradients flow back to their source.
+
+def test_detach_of_a_variable_is_a_variable_of_its_own():
+    x = nd.array([1, 2])
+    x.attach_grad()
+    d = x.detach()
+    d.attach_grad()
+    with autograd.record():
+        y = 2 * x + 3 * d
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [2, 2] and d.grad.asnumpy().tolist() == [3, 3]
+    gx, gd = autograd.grad(_recorded(lambda: 2 * x + 3 * d), [x, d])
+    assert gx.asnumpy().tolist() == [2, 2] and gd.asnumpy().tolist() == [3, 3]
+
+
+def _recorded(fn):
+    with autograd.record():
+        return fn()
+
+
+def test_reshape_views_are_nodes_whose_gradient_reaches_the_source():
+    x = nd.array([1., 2., 3., 4.])
+    x.attach_grad()
+    with autograd.record():
+        v = x.reshape(2, 2)                   # same buffer as x
+        y = (v * v).sum() + (x * 10).sum()
+    y.backward()
+    assert np.shares_memory(v._data, x._data)
+    assert x.grad.asnumpy().tolist() == [12, 14, 16, 18]
+    with autograd.record():
+        same = x.reshape(4)                   # even a reshape to the same shape is a node
+        y = same * x
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [2, 4, 6, 8]
+
+
+def test_slices_of_one_buffer_send_gradients_to_their_own_positions():
+    x = nd.array([1., 2., 3.])
+    x.attach_grad()
+    with autograd.record():
+        y = x[0:2] * x[1:3] + x[1]            # views at overlapping offsets, an int index
+    y.backward()
+    # d/dx of x0*x1 + x1*x2 + 2*x1 (x[1] has shape (1,) and broadcasts over the 2 outputs)
+    assert x.grad.asnumpy().tolist() == [2, 1 + 3 + 2, 2]
+
+
+def test_out_into_a_view_of_a_variable():
+    a, b, x = nd.array([1., 2.]), nd.array([3., 4.]), nd.zeros(2)
+    for v in (a, b, x):
+        v.attach_grad()
+    with autograd.record():
+        view = x.detach()                     # not in the graph, so out= may write into it
+        nd.elemwise_add(a, b, out=view)       # x's buffer now holds a + b
+        y = x * view
+    y.backward()
+    assert x.asnumpy().tolist() == [4, 6]
+    for v in (x, a, b):
+        assert v.grad.asnumpy().tolist() == [4, 6]
+
+
+def test_out_and_whole_array_copy_are_recorded_results():
+    a = nd.array([1., 2.])
+    a.attach_grad()
+    z, w = nd.zeros(2), nd.zeros(2)
+    with autograd.record():
+        nd.elemwise_add(a, a, out=z)          # z = 2a, recorded
+        w[:] = z * a                          # a recorded copy: w = 2a²
+        y = w + z
+    y.backward()
+    assert a.grad.asnumpy().tolist() == [4 * 1 + 2, 4 * 2 + 2]

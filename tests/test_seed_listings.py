@@ -1,4 +1,4 @@
-"""The seed notes' listings of section 一.6 run on minimx as written.
+"""The seed notes' listings (section 一.6, and the module names of 一.4) run on minimx as written.
 
 Each test is the listing from seed/000_c7c38b4f497ce5f1.txt with `mxnet` replaced by `minimx`
 and the typos CHAPTERS.md lists fixed (a missing parenthesis, a full-width comma); comments
@@ -6,6 +6,7 @@ say where a listing needed anything else.
 """
 import os
 
+import numpy as np
 import pytest
 
 from minimx import autograd as ag
@@ -232,3 +233,57 @@ def test_gluon_training_step_matches_mxnet():
     y.backward()
     trainer.step(1)
     assert x.data().asnumpy().tolist() == [-1.0] * 10
+
+
+def test_mxnet_module_names():
+    """`from mxnet import ndarray as nd` (the seed's MLP listing, 一.4) and `mx.base.MXNetError`
+    (API.md §0) name the same objects in minimx as in MXNet."""
+    import minimx
+    from minimx import base
+    from minimx import ndarray as nd_long
+    import minimx.ndarray
+    from minimx.ndarray import NDArray
+
+    assert nd_long is nd and minimx.ndarray is minimx.nd and NDArray is nd.NDArray
+    assert issubclass(base.MXNetError, RuntimeError) and base.MXNetError is nd.MXNetError
+    with pytest.raises(base.MXNetError, match='operands could not be broadcast'):
+        nd.ones((2, 3)) + nd.ones(4)
+
+
+def test_mlp_listing_with_the_long_module_name():
+    """The start of the seed's 一.4 listing, which imports `ndarray as nd`, on one random batch
+    (the full training run is tests/test_training.py's)."""
+    from minimx import autograd as ag
+    from minimx import ndarray as nd
+
+    num_inputs, num_outputs, num_hiddens = 28 * 28, 10, 256
+    nd.random.seed(0)
+    w1 = nd.random.normal(scale=0.01, shape=(num_inputs, num_hiddens))
+    b1 = nd.zeros(num_hiddens)
+    w2 = nd.random.normal(scale=0.01, shape=(num_hiddens, num_outputs))
+    b2 = nd.zeros(num_outputs)
+    for param in [w1, b1, w2, b2]:
+        param.attach_grad()
+
+    def relu(X):
+        return nd.maximum(X, 0)
+
+    def Softmax(X):
+        X_sum_exp = X.exp().sum(axis=1, keepdims=True)
+        return X.exp() / X_sum_exp
+
+    def net(X):
+        X = X.reshape(-1, num_inputs)
+        H1 = relu(nd.dot(X, w1) + b1)
+        return Softmax(nd.dot(H1, w2) + b2)
+
+    def cross_entropy(y_hat, y):
+        return -nd.pick(y_hat, y).log()
+
+    X = nd.random.uniform(shape=(8, 1, 28, 28))
+    y = nd.array([0, 1, 2, 3, 4, 5, 6, 7])
+    with ag.record():
+        l = cross_entropy(net(X), y).sum()
+    l.backward()
+    assert l.shape == (1,) and abs(l.asscalar() - 8 * float(np.log(10))) < 0.1
+    assert w1.grad.shape == (784, 256) and float(abs(w2.grad).sum().asscalar()) > 0

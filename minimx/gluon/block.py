@@ -22,6 +22,19 @@ __all__ = ['Block', 'HybridBlock']
 _GLOBAL_COUNTERS = {}           # class alias -> how many blocks of it were named outside any scope
 
 
+def get_name_counters():
+    """A copy of the global naming counters ({'dense': 2} once dense0_ and dense1_ exist)."""
+    return dict(_GLOBAL_COUNTERS)
+
+
+def set_name_counters(counters):
+    """Continue naming from `counters` (from get_name_counters; {} starts again at dense0_).
+
+    A minimx addition: tests that build blocks use it to leave later names unchanged."""
+    _GLOBAL_COUNTERS.clear()
+    _GLOBAL_COUNTERS.update(counters)
+
+
 class _BlockScope:
     """The naming scope of one block: `with block.name_scope():` makes children's prefixes."""
     _current = None
