@@ -68,12 +68,31 @@ def outcome(state):
     return state['status'], state['message'], state['scores'], state['feedback']
 
 
-def sandbox_processes():
+def sandbox_processes(grading):
+    """Processes of sandboxes that grading into `grading` started: a sandbox's processes see its
+    chapter stage (under `grading`) mounted at /course, which /proc/PID/mountinfo shows. Other
+    graders on the machine (another test run, another checkout) share the sandbox uids, so the
+    uid alone does not say whose process it is."""
+    ours = str(Path(grading).resolve())
     found = []
     for proc in psutil.process_iter(['uids', 'cmdline']):
         uids, cmdline = proc.info['uids'], ' '.join(proc.info['cmdline'] or [])
-        if uids and uids.real in SLOT_UIDS or 'run_notebook.py' in cmdline:
+        if not (uids and uids.real in SLOT_UIDS or 'run_notebook.py' in cmdline):
+            continue
+        if f'{ours}/store/' in cmdline:          # bwrap itself, binding the stage
             found.append((proc.pid, cmdline[:100]))
+            continue
+        try:
+            mounts = Path(f'/proc/{proc.pid}/mountinfo').read_text()
+        except OSError:                       # it has just exited
+            continue
+        for line in mounts.splitlines():
+            fields = line.split()                 # ID PARENT DEV ROOT MOUNTPOINT ...
+            # ROOT is the path inside its own filesystem: all of it, or the part below /tmp's
+            if len(fields) > 4 and fields[4] == '/course' and '/store/' in fields[3]:
+                where = fields[3][:fields[3].index('/store/')]
+                if ours == where or ours.endswith(where) and where.count('/') >= 3:
+                    found.append((proc.pid, cmdline[:100]))
     return found
 
 
@@ -143,7 +162,7 @@ def redteam(tmp_path_factory):
     print(f'red-team batch: {len(cases)} cases + {len(canaries)} canaries graded in {seconds:.0f} s')
     return SimpleNamespace(cases={c.name: c for c in cases}, folders=folders, canaries=canaries,
                            result=result, states=stored(tmp / 'grading'), baseline=base, tmp=tmp,
-                           chapter=chapter, listener=listener, survivors=sandbox_processes(),
+                           chapter=chapter, listener=listener, survivors=sandbox_processes(tmp / 'grading'),
                            site_packages=(site_packages, before), sandboxed=sandboxed)
 
 
@@ -300,7 +319,7 @@ def test_kill_minus_nine_mid_batch_then_rerun(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(1)
-    assert sandbox_processes() == [], 'sandboxes outlived the killed grader'
+    assert sandbox_processes(grading) == [], 'sandboxes outlived the killed grader'
     interrupted = stored(grading)
     assert {s['status'] for s in interrupted.values()} <= {'pending', 'running', 'graded', 'student_error'}
     assert 'running' in {s['status'] for s in interrupted.values()}
