@@ -77,6 +77,24 @@ def run_notebook(nb, folder, label, timeout=CELL_TIMEOUT, allow_errors=False):
     return time.monotonic() - started
 
 
+def coalesce_streams(nb):
+    """Store a cell's consecutive prints as one output. The kernel sends them in chunks, as they
+    are flushed (a training loop: one per epoch), and every chunk would be a box of its own on
+    the site and a hunk of its own in a diff. nbval and check.py join streams too."""
+    for cell in nb.cells:
+        if cell.cell_type != 'code':
+            continue
+        merged = []
+        for out in cell.outputs:
+            last = merged[-1] if merged else None
+            if last and out.output_type == last.output_type == 'stream' and out.name == last.name:
+                last.text += out.text
+            else:
+                merged.append(out)
+        cell.outputs = merged
+    return nb
+
+
 def execute_chapter(ch):
     """Run the chapter's solution notebook in a staged folder and store its outputs in place."""
     from nbclient.exceptions import CellExecutionError
@@ -89,6 +107,7 @@ def execute_chapter(ch):
             text = re.sub(r'\x1b\[[0-9;]*m', '', str(err))
             raise SystemExit(f'error: the solution notebook {ch.source.name} failed while executing:\n'
                              f'{text[-3000:]}\nFix the notebook; nothing was written.') from None
+    coalesce_streams(nb)
     nb.metadata.setdefault('course', {})['inputs'] = inputs_hash(ch)     # beside the grading settings
     nbformat.write(nb, str(ch.source))
     return seconds

@@ -68,6 +68,16 @@ def test_stored_outputs_belong_to_the_current_code(ch):
 
 
 @pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
+def test_a_cells_prints_are_stored_as_one_output(ch):
+    """One box per training run on the site, not one per epoch (pipeline/execute.py)."""
+    for path in (ch.source, ch.student):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            kinds = [(o.output_type, o.get('name')) for o in cell.get('outputs', [])]
+            split = [k for k, after in zip(kinds, kinds[1:]) if k == after and k[0] == 'stream']
+            assert not split, f'{path.name} {cell.id}: consecutive {split[0][1]} outputs: run ./course build'
+
+
+@pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
 def test_solution_notebook_ran_cleanly(ch):
     nb = nbformat.read(str(ch.source), as_version=4)
     for cell in nb.cells:

@@ -4,6 +4,7 @@ and nowhere -- no page, notebook, zip member, search index or source file -- a l
 answer the calendar does not release, of a hidden test, or of an instructor note."""
 import datetime
 import io
+import re
 import zipfile
 from pathlib import Path
 
