@@ -1,8 +1,8 @@
 """The environment every notebook of the course runs in: building, checking and grading.
 
 Seeds are set by the notebooks; what is pinned here is everything else that could change an
-output (hash seed, BLAS threads, plotting backend). student/check.py, which cannot import
-this, keeps a copy of DETERMINISTIC_ENV (tests/test_student_check.py holds them equal).
+output (hash seed, BLAS threads, plotting backend). Every chapter folder ships a copy in
+.course/core/, so a student's check.py runs its kernel in this very environment.
 """
 import os
 import sys

@@ -109,6 +109,16 @@ def write_package(files, dest_root):
         path.write_text(text, encoding='utf-8')
 
 
+def write_if_changed(path, text):
+    """Write a generated page only when its text changed, so an unchanged build touches no file
+    (and the site builder re-reads nothing). Returns the path."""
+    path = Path(path)
+    if not path.exists() or path.read_text(encoding='utf-8') != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding='utf-8')
+    return path
+
+
 def read_package(dest_root):
     """{relative path: text} of the minimx package under `dest_root` (for staleness checks)."""
     dest_root = Path(dest_root)

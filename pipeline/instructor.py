@@ -15,6 +15,7 @@ import re
 import nbformat
 
 from core.chapters import BOOK, ROOT, chapters
+from core.export import write_if_changed
 from pipeline.nbgrader_settings import INSTRUCTOR_TAG, instructor_cell_problem, is_instructor_cell
 
 PAGE = BOOK / 'instructor' / 'guide.md'
@@ -101,8 +102,4 @@ def render(chapter_list=None):
 
 
 def write(chapter_list=None):
-    PAGE.parent.mkdir(parents=True, exist_ok=True)
-    text = render(chapter_list)
-    if not PAGE.exists() or PAGE.read_text(encoding='utf-8') != text:
-        PAGE.write_text(text, encoding='utf-8')
-    return PAGE
+    return write_if_changed(PAGE, render(chapter_list))

@@ -23,6 +23,7 @@ import yaml
 
 from pipeline import apidoc, schedule as calendar
 from pipeline.build import jupyter_book
+from core.export import write_if_changed
 from core.chapters import ROOT, chapters
 from pipeline.release import release, student_notebook
 
@@ -108,11 +109,7 @@ def student_requirements():
 
 
 def write_requirements():
-    text = student_requirements()
-    if not REQUIREMENTS.exists() or REQUIREMENTS.read_text(encoding='utf-8') != text:
-        REQUIREMENTS.parent.mkdir(parents=True, exist_ok=True)
-        REQUIREMENTS.write_text(text, encoding='utf-8')
-    return REQUIREMENTS
+    return write_if_changed(REQUIREMENTS, student_requirements())
 
 
 def calendar_table(schedule, released):

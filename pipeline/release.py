@@ -12,8 +12,10 @@
                           with the reference run's outputs), checks.py (a pristine copy: the
                           self-check runs it, as the grader runs its own), the grader's own
                           notebook rules (autograder/notebook.py), the notebook
-                          format (core/notebook_format.py), the exporter (core/export.py), and exports/chKK.json: the reference code of each
-                          earlier chapter whose deadline has passed
+                          format (core/notebook_format.py), the exporter (core/export.py),
+                          the pinned environment (core/environment.py), and
+                          exports/chKK.json: the reference code of each earlier chapter
+                          whose deadline has passed
 
 It never holds reference code of chNN or later, and holds an earlier chapter's only once that
 chapter's deadline has passed (pipeline/schedule.py). Before that, `python check.py --minimx`
@@ -39,6 +41,7 @@ SHIPPED_CODE = {                       # copied into .course/, each with a heade
     'core/__init__.py': ROOT / 'core' / '__init__.py',
     'core/notebook_format.py': ROOT / 'core' / 'notebook_format.py',
     'core/export.py': ROOT / 'core' / 'export.py',
+    'core/environment.py': ROOT / 'core' / 'environment.py',
 }
 
 README = """\

@@ -40,17 +40,6 @@ HERE = Path(__file__).resolve().parent
 COURSE = HERE / '.course'
 sys.path.insert(0, str(COURSE))      # the grader's notebook rules, the notebook format and the exporter, as shipped
 
-# What the course pins when it stores the reference outputs (core/environment.py in the course
-# repository): a fixed hash seed, one BLAS thread so that sums come out bit for bit the same,
-# and figures as inline PNGs. The kernel inherits them.
-DETERMINISTIC_ENV = {
-    'PYTHONHASHSEED': '0',
-    'OPENBLAS_NUM_THREADS': '1',
-    'OMP_NUM_THREADS': '1',
-    'MKL_NUM_THREADS': '1',
-    'MPLBACKEND': 'module://matplotlib_inline.backend_inline',
-}
-
 # What may legitimately differ between the reference run and yours.
 SANITIZE = [
     (re.compile(r'0x[0-9a-fA-F]{6,}'), '0xADDRESS'),                                 # memory addresses
@@ -319,13 +308,6 @@ class Run:
         return f'the kernel died while running [In {self.died_in + 1}]'
 
 
-def pin_environment():
-    """The course's deterministic environment, for the kernel to inherit; PYTHONPATH goes, so
-    the kernel imports minimx from its own folder and nothing else."""
-    os.environ.update(DETERMINISTIC_ENV)
-    os.environ.pop('PYTHONPATH', None)
-
-
 def prepare_folder(folder):
     """The run's working folder holds what the graded run has beside the notebook: minimx/ and
     a clean checks.py (even if the one in this folder was edited)."""
@@ -342,6 +324,7 @@ def execute(run, folder, progress):
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
+    from core.environment import pin_environment      # the course's, as shipped: the kernel inherits it
     pin_environment()
     position = {id(c): n for n, c in enumerate(code_cells(run.nb))}
     state = {'current': None, 'started': time.monotonic(), 'timer': None}

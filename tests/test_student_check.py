@@ -7,7 +7,6 @@ epoch here (MINIMX_EPOCHS=1), so that one cell differs from the reference run by
 tests/test_round_trip.py runs every chapter's reference answers in full through
 `./course check`, the same tool, and proves that every output is reproduced.
 """
-import ast
 import copy
 import datetime
 import json
@@ -26,7 +25,6 @@ from autograder.intake import pick_notebook
 from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, match, out_of_time, parse, read_instructor,
                                  stub_sources)
 from core.chapters import ROOT, before, chapter, chapters
-from core.environment import DETERMINISTIC_ENV
 from core.export import package_files
 from core.notebook_format import grade_id, merge_answers, read_cells, without_solution_markers
 from pipeline.release import release
@@ -419,14 +417,6 @@ def test_check_py_needs_nothing_of_the_course_repository(tmp_path):
     assert (folder / 'submit' / f'{ch.name}.ipynb').is_file() and (folder / 'minimx' / 'nd.py').is_file()
 
 
-def test_the_tools_environment_is_the_courses():
-    """check.py keeps a copy of DETERMINISTIC_ENV (it cannot import pipeline/): they must agree."""
-    tree = ast.parse((ROOT / 'student' / 'check.py').read_text())
-    copy_in_tool = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
-                        and any(getattr(t, 'id', None) == 'DETERMINISTIC_ENV' for t in node.targets))
-    assert copy_in_tool == DETERMINISTIC_ENV
-
-
 def test_release_ships_what_check_py_reads(tmp_path):
     ch = chapter('ch04')
     folder = released(ch, tmp_path)
@@ -436,8 +426,8 @@ def test_release_ships_what_check_py_reads(tmp_path):
     info = json.loads((course / 'chapter.json').read_text())
     assert info['chapters'] == [c.id for c in CHAPTERS]
     assert {'cell_timeout', 'submission_seconds', 'exercises', 'earlier'} <= set(info)
-    assert Path(course / 'autograder' / 'notebook.py').read_text().split('\n', 1)[1] == \
-        (ROOT / 'autograder' / 'notebook.py').read_text()
+    for shipped in ('autograder/notebook.py', 'core/environment.py'):     # check.py's pinned environment too
+        assert (course / shipped).read_text().split('\n', 1)[1] == (ROOT / shipped).read_text(), shipped
 
 
 @pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
