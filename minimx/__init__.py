@@ -2,11 +2,11 @@
 """minimx: a miniature MXNet 1.x on numpy, built chapter by chapter in the course."""
 from . import base
 from . import nd
-from . import ndarray
+from . import tape
 from . import autograd
+from . import gradients
 from . import d2l
 from . import data
 from . import init
 from . import gluon
-from . import convolution
-from . import pooling
+from . import ndarray

@@ -36,6 +36,7 @@ DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')     # apt-get install dat
 TEXT_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
 
+# defined in chapter 4, section 4.1 The IDX format (Exercise 1 — `parse_idx`)
 def parse_idx(data, name):
     """The uint8 array stored in IDX bytes `data`; ValueError naming file `name` if malformed."""
     if len(data) < 4:
@@ -54,6 +55,7 @@ def parse_idx(data, name):
         raise ValueError(f'{name}: {len(data) - header - size} trailing bytes after the data of shape {shape}')
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
+# defined in chapter 4, section 4.1 The IDX format
 def read_idx(path):
     """The array in IDX file `path` (gzipped if its name ends in .gz)."""
     path = Path(path)
@@ -64,6 +66,7 @@ def read_idx(path):
     return parse_idx(raw, str(path))
 
 
+# defined in chapter 4, section 4.1 The IDX format
 def _locate(folder, stem):
     for name in (stem + '.gz', stem):
         if (Path(folder) / name).is_file():
@@ -71,16 +74,19 @@ def _locate(folder, stem):
     return None
 
 
+# defined in chapter 4, section 4.1 The IDX format
 def cache_dir():
     """Where downloads go: $XDG_CACHE_HOME/minimx/fashion-mnist (default ~/.cache/...)."""
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base) / 'minimx' / 'fashion-mnist'
 
 
+# defined in chapter 4, section 4.1 The IDX format
 def _complete(folder):
     return folder is not None and all(_locate(folder, s) for pair in FILES.values() for s in pair)
 
 
+# defined in chapter 4, section 4.1 The IDX format
 def find_fashion_mnist(root=None, download=True, mirror=MIRROR):
     """The folder holding the four Fashion-MNIST files, searched in the documented order."""
     if root is not None:
@@ -106,6 +112,7 @@ def find_fashion_mnist(root=None, download=True, mirror=MIRROR):
         f'  3. download them from {mirror} into {cache_dir()}')
 
 
+# defined in chapter 4, section 4.1 The IDX format
 def download_fashion_mnist(dest, mirror=MIRROR, checksums=CONTENT_SHA256):
     """Fetch the four .gz files from `mirror` into `dest`, with progress and checksums."""
     dest = Path(dest)
@@ -135,6 +142,7 @@ def download_fashion_mnist(dest, mirror=MIRROR, checksums=CONTENT_SHA256):
 _LOADED = {}
 
 
+# defined in chapter 4, section 4.1 The IDX format
 def load_fashion_mnist(root=None):
     """(train_images, train_labels, test_images, test_labels) as uint8 arrays, read once per process."""
     folder = find_fashion_mnist(root)
@@ -146,6 +154,7 @@ def load_fashion_mnist(root=None):
         _LOADED[folder] = arrays
     return tuple(_LOADED[folder])
 
+# defined in chapter 4, section 4.2 Minibatches of a real dataset (Exercise 2 — `DataLoader.__iter__`)
 class DataLoader:
     """Minibatches (X, y) over arrays `features` and `labels`, reshuffled every epoch."""
 

@@ -12,6 +12,7 @@ from minimx import nd
 _REGISTRY = {}
 
 
+# defined in chapter 7, section 7.1 Initializers, briefly
 def register(*aliases):
     """Class decorator: make an initializer creatable by name ('uniform', or an alias)."""
     def add(cls):
@@ -21,6 +22,7 @@ def register(*aliases):
     return add
 
 
+# defined in chapter 7, section 7.1 Initializers, briefly
 class Initializer:
     """Base class. Subclasses override `_init_weight(name, arr)` and fill `arr` in place."""
 
@@ -38,6 +40,7 @@ class Initializer:
         return f'{type(self).__name__}({args})'
 
 
+# defined in chapter 7, section 7.1 Initializers, briefly
 @register()
 class Uniform(Initializer):
     """U(-scale, scale): Gluon's default."""
@@ -50,6 +53,7 @@ class Uniform(Initializer):
         arr[:] = nd.random.uniform(-self.scale, self.scale, shape=arr.shape, dtype=arr.dtype)
 
 
+# defined in chapter 7, section 7.1 Initializers, briefly
 @register('zeros')
 class Zero(Initializer):
     """All zeros (what Dense and Conv2D use for biases)."""
@@ -58,6 +62,7 @@ class Zero(Initializer):
         arr[:] = 0
 
 
+# defined in chapter 7, section 7.1 Initializers, briefly
 def create(init):
     """An Initializer from an instance (returned as is) or a name such as 'zeros' or 'xavier'."""
     if isinstance(init, Initializer):
@@ -66,6 +71,7 @@ def create(init):
         return _REGISTRY[init.lower()]()
     raise ValueError(f'unknown initializer {init!r}; use an Initializer or one of {sorted(_REGISTRY)}')
 
+# defined in chapter 8, section 8.2 Initialization
 @register()
 class Normal(Initializer):
     """N(0, sigma²)."""
@@ -78,6 +84,7 @@ class Normal(Initializer):
         arr[:] = nd.random.normal(0, self.sigma, shape=arr.shape, dtype=arr.dtype)
 
 
+# defined in chapter 8, section 8.2 Initialization
 @register('ones')
 class One(Initializer):
     """All ones."""
@@ -86,6 +93,7 @@ class One(Initializer):
         arr[:] = 1
 
 
+# defined in chapter 8, section 8.2 Initialization
 @register()
 class Constant(Initializer):
     """Every element = value (a number, or an array that broadcasts to the parameter)."""
@@ -97,6 +105,7 @@ class Constant(Initializer):
     def _init_weight(self, name, arr):
         arr[:] = self.value
 
+# defined in chapter 8, section 8.2 Initialization (Exercise 1 — `Xavier._init_weight`)
 @register()
 class Xavier(Initializer):
     """Glorot/Xavier: scale = sqrt(magnitude / factor), factor from fan_in and fan_out."""

@@ -12,7 +12,7 @@
                           with the reference run's outputs), checks.py (a pristine copy: the
                           self-check runs it, as the grader runs its own), the grader's own
                           notebook rules (autograder/notebook.py), the notebook
-                          format (core/notebook_format.py), the exporter (core/export.py),
+                          format (core/notebook_format.py), the exporter (core/export.py, core/assembly.py),
                           the pinned environment (core/environment.py), and
                           exports/chKK.json: the reference code of each earlier chapter
                           whose deadline has passed
@@ -41,6 +41,7 @@ SHIPPED_CODE = {                       # copied into .course/, each with a heade
     'core/__init__.py': ROOT / 'core' / '__init__.py',
     'core/notebook_format.py': ROOT / 'core' / 'notebook_format.py',
     'core/export.py': ROOT / 'core' / 'export.py',
+    'core/assembly.py': ROOT / 'core' / 'assembly.py',
     'core/environment.py': ROOT / 'core' / 'environment.py',
 }
 

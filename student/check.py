@@ -429,7 +429,7 @@ class Exercise:
 
 def where_raised(error, cells):
     """'ex_softmax line 4' for the innermost frame of `error` in an answer cell, or
-    'minimx/nd.py line 57' for one in minimx; None otherwise (checks.py is never shown)."""
+    'minimx/nd/ndarray.py line 57' for one in minimx; None otherwise (checks.py is never shown)."""
     by_count = {c.execution_count: c for c in cells if c.execution_count}
     found = None
     for frame in FRAME.finditer(ANSI.sub('', '\n'.join(error.get('traceback', [])))):

@@ -64,7 +64,7 @@ def with_bug(ch, grade_id, old, new, dest):
 
 # A known bug per chapter: (answer cell, text replaced, replacement, the test cell it fails).
 KNOWN_BUGS = {
-    'ch01': ('ex_pick', "index = _clip_or_wrap(index, data.shape[axis], mode)",
+    'ch01': ('ex_pick', "index = clip_or_wrap(index, data.shape[axis], mode)",
              "index = index.astype(np.int64)", 'test_pick'),
     'ch02': ('ex_grad_unary', "return (dy * s * (1 - s),)", "return (dy * s * (1 + s),)", 'test_grad_unary'),
     'ch03': ('ex_gradient_by_hand', "r.sum().reshape((1,))", "r.mean().reshape((1,))", 'test_gradient_by_hand'),

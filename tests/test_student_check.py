@@ -414,7 +414,7 @@ def test_check_py_needs_nothing_of_the_course_repository(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     n = len(json.loads((folder / '.course' / 'chapter.json').read_text())['exercises'])
     assert f'visible checks: {n} of {n} exercises pass\n' in result.stdout
-    assert (folder / 'submit' / f'{ch.name}.ipynb').is_file() and (folder / 'minimx' / 'nd.py').is_file()
+    assert (folder / 'submit' / f'{ch.name}.ipynb').is_file() and (folder / 'minimx' / 'nd' / 'ndarray.py').is_file()
 
 
 def test_release_ships_what_check_py_reads(tmp_path):

@@ -5,7 +5,7 @@ from .parameter import Parameter, Constant, ParameterDict, DeferredInitializatio
 from . import block
 from .block import Block, HybridBlock
 from . import nn
-from .nn import Block, HybridBlock, Sequential, HybridSequential, Dense, Activation, Dropout, Flatten
+from .nn import Sequential, HybridSequential, Dense, Activation, Dropout, Flatten
 from . import loss
 from .loss import Loss, L2Loss, L1Loss, SoftmaxCrossEntropyLoss, SoftmaxCELoss
 from . import trainer

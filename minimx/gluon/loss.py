@@ -12,12 +12,14 @@ from minimx.gluon.block import HybridBlock
 __all__ = ['Loss', 'L2Loss', 'L1Loss', 'SoftmaxCrossEntropyLoss', 'SoftmaxCELoss']
 
 
+# defined in chapter 8, section 8.6 Losses
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along `axis` by the log-sum-exp trick (finite for any scores)."""
     shifted = x - x.detach().max(axis=axis, keepdims=True)
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
+# defined in chapter 8, section 8.6 Losses
 class Loss(HybridBlock):
     """Base class: subclasses compute elementwise losses and call _finish."""
 
@@ -39,6 +41,7 @@ class Loss(HybridBlock):
         return f'{type(self).__name__}(batch_axis={self._batch_axis}, w={self._weight})'
 
 
+# defined in chapter 8, section 8.6 Losses
 class L2Loss(Loss):
     """weight/2 · (label − pred)², averaged per example."""
 
@@ -50,6 +53,7 @@ class L2Loss(Loss):
         return self._finish(loss, sample_weight)
 
 
+# defined in chapter 8, section 8.6 Losses
 class L1Loss(Loss):
     """weight · |label − pred|, averaged per example."""
 
@@ -59,6 +63,7 @@ class L1Loss(Loss):
     def hybrid_forward(self, F, pred, label, sample_weight=None):
         return self._finish((label.reshape(pred.shape) - pred).abs(), sample_weight)
 
+# defined in chapter 8, section 8.6 Losses (Exercise 7 — `SoftmaxCrossEntropyLoss.hybrid_forward`)
 class SoftmaxCrossEntropyLoss(Loss):
     """Cross-entropy of softmax(pred) against integer labels (or distributions)."""
 

@@ -12,6 +12,7 @@ from minimx.gluon.parameter import Parameter, ParameterDict
 __all__ = ['Trainer']
 
 
+# defined in chapter 8, section 8.7 The Trainer
 class Trainer:
     """Updates `params` with SGD after each backward: trainer.step(batch_size)."""
 
@@ -60,18 +61,16 @@ class Trainer:
             self._update(p, batch_size)
             data._fresh_grad = False
 
-def _update(self, p, batch_size):
-    """SGD on one parameter: rescaled (and clipped) gradient, weight decay, optional momentum."""
-    lr, wd = self._lr * p.lr_mult, self._wd * p.wd_mult
-    w, g = p.data(), p.grad() / batch_size
-    if self._clip is not None:
-        g = nd.minimum(nd.maximum(g, -self._clip), self._clip)
-    if self._momentum == 0:
-        w[:] = (1 - lr * wd) * w - lr * g
-        return
-    v = self._velocity.setdefault(p.name, nd.zeros(w.shape, dtype=w.dtype))
-    v[:] = self._momentum * v + lr * (g + wd * w)
-    w -= v
-
-
-Trainer._update = _update
+    # defined in chapter 8, section 8.7 The Trainer (Exercise 8 — `Trainer._update`)
+    def _update(self, p, batch_size):
+        """SGD on one parameter: rescaled (and clipped) gradient, weight decay, optional momentum."""
+        lr, wd = self._lr * p.lr_mult, self._wd * p.wd_mult
+        w, g = p.data(), p.grad() / batch_size
+        if self._clip is not None:
+            g = nd.minimum(nd.maximum(g, -self._clip), self._clip)
+        if self._momentum == 0:
+            w[:] = (1 - lr * wd) * w - lr * g
+            return
+        v = self._velocity.setdefault(p.name, nd.zeros(w.shape, dtype=w.dtype))
+        v[:] = self._momentum * v + lr * (g + wd * w)
+        w -= v
