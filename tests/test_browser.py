@@ -285,7 +285,8 @@ CLIPPED_CODE = """() => Array.from(document.querySelectorAll('pre'))
 @pytest.mark.parametrize('path', ['book/intro.html', 'book/preface.html', 'search.html',
                                   f'book/{FIRST.id}/{FIRST.name}.html', 'book/appendix/api.html'])
 def test_one_search_box_and_no_clipped_code(browser, base_url, path, width):
-    page = browser.new_page(viewport={'width': width, 'height': VIEWPORT['height']})
+    page = browser.new_page()
+    page.set_viewport_size({'width': width, 'height': VIEWPORT['height']})
     page.goto(base_url + path, wait_until='load')
     boxes, clipped = page.evaluate(SEARCH_BOXES), page.evaluate(CLIPPED_CODE)
     page.close()
