@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import apidoc, instructor
+from pipeline import apidoc, instructor, overview
 from core.chapters import BUILD, ROOT, chapters
 from pipeline.execute import execute_chapter, is_current
 from core.export import package_files, write_package
@@ -53,6 +53,7 @@ def build(force=False, site=True):
     step('3/4 generating the student edition, the API appendix and the instructor guide into book/')
     generate(all_chapters)
     print(f'  wrote {apidoc.write(all_chapters).relative_to(ROOT)}')
+    print(f'  wrote {overview.write(all_chapters).relative_to(ROOT)} (the chapter overview)')
     from pipeline.publish import write_requirements
     print(f'  wrote {write_requirements().relative_to(ROOT)}')
     print(f'  wrote {instructor.write(all_chapters).relative_to(ROOT)}')

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline import apidoc, schedule as calendar
+from pipeline import apidoc, overview, schedule as calendar
 from pipeline.build import jupyter_book
 from core.export import write_if_changed
 from core.chapters import ROOT, chapters
@@ -181,11 +181,13 @@ def build_site(released, schedule, dest):
                             encoding='utf-8')
         for ch in released:                          # the notebook each page offers, with the student's stamp
             student_notebook(ch, staging / 'book' / ch.id / ch.student.name)
+        intro = staging / 'book' / 'intro.md'            # the overview of the released chapters only
+        later = overview.later_sentence(schedule, [ch for ch in chapters() if ch not in released])
+        text = overview.render_intro(intro.read_text(encoding='utf-8'), overview.all_facts(released), later)
         first = chapters()[0]
         if first not in released:                    # the landing page's "get chapter 1" card
-            intro = staging / 'book' / 'intro.md'
-            intro.write_text(intro.read_text(encoding='utf-8').replace(f':link: {first.id}/{first.name}\n',
-                                                                       ':link: preface\n'), encoding='utf-8')
+            text = text.replace(f':link: {first.id}/{first.name}\n', ':link: preface\n')
+        intro.write_text(text, encoding='utf-8')
         (staging / '_toc.yml').write_text(yaml.safe_dump(student_toc(released), sort_keys=False), encoding='utf-8')
         config = yaml.safe_load((ROOT / '_config.yml').read_text(encoding='utf-8'))
         config['sphinx']['local_extensions'] = {'pipeline.sphinx_site': str(ROOT)}

@@ -1,6 +1,7 @@
 """Sphinx extension for the course site (loaded by _config.yml): chapter downloads, {chapter} role.
 
-- Every chapter page gets a "your copy of this chapter" box under its title with two
+- Every chapter page gets an "about this chapter" box (estimated times, points, the chapters
+  it builds on, its sections in d2l-zh's first edition: pipeline/overview.py) and a "your copy of this chapter" box under its title with two
   downloads: the student notebook, and a zip of the folder `./course release chNN` makes
   (notebook, checks.py, check.py, and the minimx of the *earlier* chapters whose deadlines
   have passed, by the release calendar of the build). Both are Sphinx download references,
@@ -10,6 +11,8 @@
   page and the appendices can name the whole plan without a link that leads nowhere.
 - MathJax is served by the site itself from node_modules (npm, pinned in package.json):
   the book must work offline and pass a browser test with no network.
+- One search box per page (one_search_box), and the site's own CSS and search-excerpt
+  script from book/_static (see _config.yml).
 - Two fixes a browser notices: each page's scripts are de-duplicated (a twice-declared
   `const` is an error in the console), and /favicon.ico exists.
 Chapter pages are found by their docname, book/chNN/chNN_*, whatever _toc.yml lists.
@@ -135,6 +138,37 @@ class ChapterDownloads(SphinxTransform):
                                    'yours should print the same.')
         title = next((i for i, child in enumerate(section) if isinstance(child, nodes.title)), -1)
         section.insert(title + 1, box)
+        section.insert(title + 1, about_box(self.env, ch))
+
+
+def about_box(env, ch):
+    """'About this chapter' under the title: its estimated times, points, the chapters it builds
+    on and its sections in d2l-zh (first edition), all from pipeline/overview.py."""
+    from pipeline import overview
+
+    env.note_dependency(str(ch.source))         # the figures are counted in the solution notebook
+    f = overview.facts(ch)
+    method = addnodes.pending_xref('', nodes.inline('', 'how they are estimated'), refdomain='std',
+                                   reftype='ref', reftarget='time-estimates', refexplicit=True,
+                                   refdoc=env.docname, refwarn=True)
+    times = nodes.paragraph('', '', nodes.strong('', 'Time: '), nodes.Text(
+        f'reading about {overview.duration(f.reading_minutes)}, exercises about '
+        f'{overview.duration(f.exercise_minutes)} (estimates from the chapter\'s length, not timings: '),
+        method, nodes.Text(f'). {f.exercises} exercises, {overview.points_text(f.points)} points. '),
+        nodes.strong('', 'Builds on: '),
+        nodes.Text(f'chapters {overview.chapter_range(f.prerequisites)}.' if f.prerequisites else
+                   'no earlier chapter.'))
+    d2l = nodes.paragraph('', '', nodes.strong('', 'In d2l-zh, first edition (MXNet): '))
+    for i, s in enumerate(f.d2l):
+        if i:
+            d2l += nodes.Text('; ')
+        d2l += nodes.reference('', f'{s.number} {s.title}', refuri=s.url)
+    d2l += nodes.Text('.')
+    box = nodes.admonition(classes=['note', 'chapter-about'])
+    box += nodes.title('', 'About this chapter')
+    box += times
+    box += d2l
+    return box
 
 
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -189,8 +223,16 @@ def copy_mathjax(app, exception):
         shutil.copy(font, target / fonts / font.name)
 
 
+def one_search_box(app, config):
+    """pydata-sphinx-theme 0.16+ puts a search field in the top navbar ("navbar_persistent")
+    although sphinx-book-theme already has one in the sidebar: two search boxes on every page.
+    Keep the sidebar's (and the theme's own icon for narrow screens)."""
+    config.html_theme_options['navbar_persistent'] = []
+
+
 def setup(app):
     app.add_role('chapter', chapter_role)
+    app.connect('config-inited', one_search_box)
     app.connect('builder-inited', check_mathjax)
     app.connect('build-finished', copy_mathjax)
     app.add_transform(ChapterDownloads)

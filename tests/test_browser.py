@@ -253,6 +253,47 @@ def test_search_finds_a_term(browser, base_url, term, wanted):
         page.close()
 
 
+def test_search_results_show_an_excerpt_of_the_text(browser, base_url):
+    """Each hit on a page shows a passage of its text, not the page's headings: the first
+    chapter's hit for its central idea quotes its prose (course-search.js)."""
+    page = browser.new_page()
+    page.goto(f'{base_url}search.html?q={SEARCH_TERM}', wait_until='load')
+    wanted = f'{base_url}book/{FIRST.id}/{FIRST.name}.html'
+    excerpt = """want => { const a = Array.from(document.querySelectorAll('#search-results li a'))
+                  .find(a => a.href.startsWith(want));
+                  const p = a && a.parentElement.querySelector('p.context');
+                  return p ? p.textContent : null; }"""
+    text = page.wait_for_function(excerpt, arg=wanted).json_value()
+    page.screenshot(path=str(ARTIFACTS / 'search.png'))
+    page.close()
+    assert SEARCH_TERM in text.lower() and len(text) > 100, text
+    assert 'Contents' not in text and 'Exercise 1' not in text, f'the excerpt is the page\'s headings: {text}'
+
+
+# The search controls a reader can see (the dialog the button opens is closed).
+SEARCH_BOXES = """() => Array.from(document.querySelectorAll('input[name="q"], .search-button-field, .search-button'))
+  .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0
+                 && getComputedStyle(e).visibility !== 'hidden' && !e.closest('dialog:not([open])'); })
+  .map(e => e.outerHTML.slice(0, 80))"""
+# Code boxes whose text runs past their right edge (a wrapped box has nothing hidden).
+CLIPPED_CODE = """() => Array.from(document.querySelectorAll('pre'))
+  .filter(e => e.getBoundingClientRect().width > 0 && e.scrollWidth > e.clientWidth + 1)
+  .map(e => [e.scrollWidth, e.clientWidth, e.innerText.split('\\n')[0].slice(0, 60)])"""
+
+
+@pytest.mark.parametrize('width', [1280, 800])
+@pytest.mark.parametrize('path', ['book/intro.html', 'book/preface.html', 'search.html',
+                                  f'book/{FIRST.id}/{FIRST.name}.html', 'book/appendix/api.html'])
+def test_one_search_box_and_no_clipped_code(browser, base_url, path, width):
+    page = browser.new_page()
+    page.set_viewport_size({'width': width, 'height': VIEWPORT['height']})
+    page.goto(base_url + path, wait_until='load')
+    boxes, clipped = page.evaluate(SEARCH_BOXES), page.evaluate(CLIPPED_CODE)
+    page.close()
+    assert len(boxes) == 1, f'{path} at {width} px shows {len(boxes)} search boxes: {boxes}'
+    assert not clipped, f'{path} at {width} px: code runs past its box (scroll, client, line): {clipped[:3]}'
+
+
 @pytest.mark.parametrize('ch', chapters(), ids=lambda c: c.id)
 def test_chapter_downloads_download(browser, base_url, ch, tmp_path):
     page = browser.new_page()

@@ -159,3 +159,20 @@ def test_a_broken_calendar_is_named(tmp_path, text, words):
     path.write_text(text)
     with pytest.raises(SystemExit, match=words):
         load(path, datetime.date(2027, 1, 4))
+
+
+def test_the_landing_page_overviews_the_released_chapters_only(published):
+    """The chapter table of the student site: a row per released chapter, with its figures; of
+    the chapters to come only how many there are and the next date, never their titles."""
+    out, schedule = published
+    page = (out / 'site' / 'book' / 'intro.html').read_text(encoding='utf-8')
+    assert 'in preparation' not in page
+    from pipeline import overview
+    for f in overview.all_facts():
+        ch = next(c for c in chapters() if c.number == f.number)
+        linked = f'href="{ch.id}/{ch.name}.html"' in page
+        assert linked == schedule.released(ch), ch.id
+        assert all((s.url in page) == schedule.released(ch) for s in f.d2l), ch.id   # its row of the d2l table
+    unreleased = [ch for ch in chapters() if not schedule.released(ch)]
+    assert ('more chapter' in page) == bool(unreleased)
+    assert 'How the times are estimated' in page
