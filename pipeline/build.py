@@ -1,10 +1,10 @@
-"""`./course build`: solutions -> executed outputs -> minimx -> student edition -> the site."""
+"""`./course build`: solutions -> executed outputs -> minimx (and the figures) -> student edition -> the site."""
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pipeline import apidoc, instructor, overview
+from pipeline import apidoc, figures, instructor, overview
 from core.chapters import BUILD, ROOT, chapters
 from pipeline.execute import execute_chapter, is_current
 from core.export import package_files, write_package
@@ -50,6 +50,7 @@ def build(force=False, site=True):
     files = package_files(all_chapters)
     write_package(files, ROOT)
     print(f'  wrote {len(files)} files')
+    print(f'  drew {figures.write(all_chapters)} figures into their cells (pipeline/figures.py)')
     step('3/4 generating the student edition, the API appendix and the instructor guide into book/')
     generate(all_chapters)
     print(f'  wrote {apidoc.write(all_chapters).relative_to(ROOT)}')
