@@ -171,7 +171,7 @@ def prerequisites(ch, every=None):
     for k in every:
         if k.number >= ch.number:
             continue
-        modules = {t for t, _ in exported_cells(k.source)}
+        modules = {t for t, *_ in exported_cells(k.source)}
         if any(m in wanted or any(w.endswith('/') and m.startswith(w) for w in wanted) for m in modules):
             found.add(k.number)
     return tuple(sorted(found))
