@@ -9,7 +9,8 @@ generated module, in this order:
    defines it: `# defined in chapter 7, section 7.2 ...`. The API appendix reads it.
 2. **Methods into their class.** A function decorated `@add_to_class(C)` in the module that
    defines `C` moves, unchanged but indented, to the end of `C`'s body (the decorator line is
-   the only line dropped); in a module without `__all__` a public name stays bound at module
+   the only line dropped; a method attached under another name is followed by that name,
+   `setattr = setattr_all`); in a module without `__all__` a public name stays bound at module
    level too (`reshape = NDArray.reshape`, so `nd.reshape(x, shape)` keeps working). A method added from another module keeps its decorator: it is an
    operation's fluent twin, declared where the operation is (`x.dot(y)` is `nd.dot(x, y)`).
    Patching a class or module by assignment (`Block.forward = forward`, `nd.Pooling = Pooling`)
@@ -141,8 +142,7 @@ def merge_methods(module, text):
                 for k in range(dec.lineno - 1, dec.end_lineno)}
         method = ['    ' + lines[k] if lines[k].strip() else '' for k in range(start, end) if k not in drop]
         if _method_name(node) != node.name:         # @add_to_class(C, 'setattr') def setattr_all
-            k = node.lineno - 1 - start - len([d for d in drop if d < node.lineno - 1])
-            method[k] = method[k].replace(f'def {node.name}(', f'def {_method_name(node)}(', 1)
+            method += [f'    {_method_name(node)} = {node.name}']
         methods[owner].append(method)
         public = not declared and not node.name.startswith('_') and _method_name(node) == node.name
         plain = len(node.decorator_list) == 1

@@ -139,7 +139,12 @@ def module_functions(mods):
 
 def render_class(cls, ref, ch, functions):
     notes, body, twins, special = [], [], [], []
+    # a method written under one name and attached under another (setattr = setattr_all) is
+    # documented once, under the name a user calls
+    renamed = {id(m) for attr, m in vars(cls).items() if inspect.isfunction(m) and m.__name__ != attr}
     for name, member in vars(cls).items():
+        if inspect.isfunction(member) and member.__name__ == name and id(member) in renamed:
+            continue
         if name.startswith('__') and name.endswith('__'):
             if callable(member) and name not in ('__init__', '__repr__', '__hash__'):
                 special.append(f'`{name}`')

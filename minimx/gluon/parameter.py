@@ -277,7 +277,8 @@ class ParameterDict:
             param.zero_grad()
 
     # defined in chapter 7, section 7.2 Parameters
-    def setattr(self, name, value):
+    def setattr_all(self, name, value):
         """Set an attribute (e.g. grad_req) on every parameter."""
         for param in self._params.values():
             setattr(param, name, value)
+    setattr = setattr_all
