@@ -13,6 +13,7 @@ chapters build the minimx a later chapter imports.
 import ast
 import re
 import shutil
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -63,7 +64,7 @@ def exported_cells(notebook_path):
             raise ValueError(f'{notebook_path.name}: exported cell {cell.get("id")} contains hidden tests')
         here = {k: v for k, v in where.items() if k != 'exercise' or nbgrader_metadata(cell).get('solution')}
         if target in docs:
-            cells.append((target, f'"""{docs.pop(target)}\n"""', {}))
+            cells.append((target, '"""' + textwrap.fill(docs.pop(target), 96) + '\n"""', {}))
         cells.append((target, without_solution_markers(rest).strip('\n'), here))
     return cells
 

@@ -9,6 +9,7 @@ from minimx.base import MXNetError, add_to_class, format_shape
 from minimx.nd.matrix import _require_ndarrays
 from minimx.nd.ndarray import NDArray, invoke, register_op
 
+
 # defined in chapter 1, section 1.10 `take` and `pick`: gathering by index (Exercise 10 — `take_kernel`)
 def clip_or_wrap(index, size, mode):
     index = np.trunc(index).astype(np.int64) if index.dtype.kind == 'f' else index.astype(np.int64)

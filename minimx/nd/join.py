@@ -8,6 +8,7 @@ import numpy as np
 from minimx.base import MXNetError, format_shape
 from minimx.nd.ndarray import NDArray, invoke, register_op
 
+
 # defined in chapter 1, section 1.11 Joining arrays, and saving them
 def _joinable(op, arrays):
     if not arrays:

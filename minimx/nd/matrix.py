@@ -8,6 +8,7 @@ import numpy as np
 from minimx.base import MXNetError, add_to_class, format_shape
 from minimx.nd.ndarray import NDArray, invoke, register_op
 
+
 # defined in chapter 1, section 1.9 `dot`: every rank from one matrix product (Exercise 9 — `dot_kernel`)
 @register_op('dot')
 def dot_kernel(a, b, transpose_a=False, transpose_b=False):

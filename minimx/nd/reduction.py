@@ -10,6 +10,7 @@ from minimx.base import add_to_class
 from minimx.nd.ndarray import NDArray, invoke, register_op
 from minimx.nd.shapes import reduction_shape
 
+
 # defined in chapter 1, section 1.8 Reductions and the shape `(1,)`
 def reduce_op(name, np_fn, no_gradient=None):
     """Declare a reduction once: its forward kernel (in the op table), the function
