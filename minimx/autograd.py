@@ -42,7 +42,7 @@ def predict_mode():
     """A with block in prediction mode (recording unchanged)."""
     return _Scope(training=False)
 
-# defined in chapter 2, section 2.2 Variables: `attach_grad` and `detach` (Exercise 2 — `attach_grad` and `detach`)
+# defined in chapter 2, section 2.2 Variables: `attach_grad` and `detach` (Exercise 2 — `attach_grad` and `detach` (1 point))
 @add_to_class(NDArray)
 def attach_grad(self, grad_req='write', stype=None):
     """Make this array a variable: allocate a zero gradient buffer; grad_req in write/add/null."""
@@ -54,21 +54,21 @@ def attach_grad(self, grad_req='write', stype=None):
     self._node = VARIABLE
 
 
-# defined in chapter 2, section 2.2 Variables: `attach_grad` and `detach` (Exercise 2 — `attach_grad` and `detach`)
+# defined in chapter 2, section 2.2 Variables: `attach_grad` and `detach` (Exercise 2 — `attach_grad` and `detach` (1 point))
 @add_to_class(NDArray)
 def detach(self):
     """A new array over the same buffer, with no autograd history (gradients stop here)."""
     return NDArray(self._data)
 
 
-# defined in chapter 2, section 2.2 Variables: `attach_grad` and `detach` (Exercise 2 — `attach_grad` and `detach`)
+# defined in chapter 2, section 2.2 Variables: `attach_grad` and `detach` (Exercise 2 — `attach_grad` and `detach` (1 point))
 @add_to_class(NDArray)
 @property
 def grad(self):
     """The gradient buffer (None until attach_grad)."""
     return None if self._grad is None else NDArray(self._grad)
 
-# defined in chapter 2, section 2.5 The order of the walk (Exercise 4 — `topological_order`)
+# defined in chapter 2, section 2.5 The order of the walk (Exercise 4 — `topological_order` (1 point))
 def topological_order(head):
     """Nodes reachable from `head`, each before the nodes of its inputs (no recursion)."""
     order, seen = [], set()
@@ -116,7 +116,7 @@ def _rule(op):
                          f'compute it outside autograd.record() or express it with other operations')
     return entry.gradient
 
-# defined in chapter 2, section 2.6 Backward (Exercise 5 — `collect_gradients`)
+# defined in chapter 2, section 2.6 Backward (Exercise 5 — `collect_gradients` (3 points))
 def collect_gradients(head, head_grad=None):
     """The chain rule from `head` back to its variables: (grads, variables, order), keyed by tape_key."""
     node = head._node
@@ -179,7 +179,7 @@ def _backward_method(self, out_grad=None, retain_graph=False, train_mode=True):
     """y.backward(): gradients of y (its sum, if not a scalar) into the variables' .grad."""
     backward(self, out_grad, retain_graph, train_mode)
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 6 — `numerical_gradient`)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 6 — `numerical_gradient` (1 point))
 def numerical_gradient(f, inputs, head_grad, eps=1e-6):
     """Central-difference gradients of sum(f(*inputs) * head_grad), in float64."""
     xs = [np.array(x, dtype=np.float64) for x in inputs]

@@ -36,7 +36,7 @@ DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')     # apt-get install dat
 TEXT_LABELS = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
 
-# defined in chapter 4, section 4.1 The IDX format (Exercise 1 — `parse_idx`)
+# defined in chapter 4, section 4.1 The IDX format (Exercise 1 — `parse_idx` (2 points))
 def parse_idx(data, name):
     """The uint8 array stored in IDX bytes `data`; ValueError naming file `name` if malformed."""
     if len(data) < 4:
@@ -154,7 +154,7 @@ def load_fashion_mnist(root=None):
         _LOADED[folder] = arrays
     return tuple(_LOADED[folder])
 
-# defined in chapter 4, section 4.2 Minibatches of a real dataset (Exercise 2 — `DataLoader.__iter__`)
+# defined in chapter 4, section 4.2 Minibatches of a real dataset (Exercise 2 — `DataLoader.__iter__` (2 points))
 class DataLoader:
     """Minibatches (X, y) over arrays `features` and `labels`, reshuffled every epoch."""
 

@@ -9,7 +9,7 @@ from minimx.base import MXNetError
 import numpy as np
 from minimx.tape import gradient
 
-# defined in chapter 2, section 2.4 Undoing broadcasting (Exercise 3 — `unbroadcast`)
+# defined in chapter 2, section 2.4 Undoing broadcasting (Exercise 3 — `unbroadcast` (1 point))
 def unbroadcast(grad, shape):
     """Sum a gradient of the broadcast shape back down to the operand's `shape`."""
     shape = tuple(shape)
@@ -97,7 +97,7 @@ def grad_stack(node, dy):
     """d stack: dy unstacked along the new axis."""
     return tuple(np.moveaxis(dy, node.attrs['axis'], 0))
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 7 — rules with two inputs)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 7 — rules with two inputs (2 points))
 @gradient('multiply')
 def grad_multiply(node, dy):
     """The gradients of a * b for a and for b."""
@@ -105,7 +105,7 @@ def grad_multiply(node, dy):
     return dy * b, dy * a
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 7 — rules with two inputs)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 7 — rules with two inputs (2 points))
 @gradient('divide')
 def grad_divide(node, dy):
     """The gradients of a / b for a and for b."""
@@ -113,7 +113,7 @@ def grad_divide(node, dy):
     return dy / b, -dy * a / (b * b)
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 7 — rules with two inputs)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 7 — rules with two inputs (2 points))
 @gradient('power')
 def grad_power(node, dy):
     """The gradients of a ** b for a and for b (for b: 0 where a <= 0)."""
@@ -123,28 +123,28 @@ def grad_power(node, dy):
         db = dy * np.where(a > 0, node.out * np.log(np.where(a > 0, a, 1)), 0)
     return da, db
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules (2 points))
 @gradient('exp')
 def grad_exp(node, dy):
     """exp' = exp: dy * out."""
     return (dy * node.out,)
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules (2 points))
 @gradient('log')
 def grad_log(node, dy):
     """log'(a) = 1 / a."""
     return (dy / node.values[0],)
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules (2 points))
 @gradient('relu')
 def grad_relu(node, dy):
     """relu' = 1 where the input is positive, else 0."""
     return (dy * (node.values[0] > 0),)
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules (2 points))
 @gradient('sigmoid')
 def grad_sigmoid(node, dy):
     """sigmoid' = s (1 - s), from the output s."""
@@ -152,14 +152,14 @@ def grad_sigmoid(node, dy):
     return (dy * s * (1 - s),)
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 8 — elementwise rules (2 points))
 @gradient('tanh')
 def grad_tanh(node, dy):
     """tanh' = 1 - t², from the output t."""
     t = node.out
     return (dy * (1 - t * t),)
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 9 — reductions)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 9 — reductions (1 point))
 @gradient('sum')
 def grad_sum(node, dy):
     """d sum: dy broadcast back over the reduced axes."""
@@ -167,7 +167,7 @@ def grad_sum(node, dy):
     return (np.broadcast_to(dy.reshape(_keepdims_shape(x.shape, node.attrs['axes'])), x.shape),)
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 9 — reductions)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 9 — reductions (1 point))
 @gradient('mean')
 def grad_mean(node, dy):
     """d mean: dy broadcast back, divided by the count reduced."""
@@ -176,7 +176,7 @@ def grad_mean(node, dy):
     return (np.broadcast_to(dy.reshape(_keepdims_shape(x.shape, node.attrs['axes'])) / count, x.shape),)
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 9 — reductions)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 9 — reductions (1 point))
 @gradient('max')
 def grad_max(node, dy):
     """d max: dy to every element equal to the maximum."""
@@ -188,7 +188,7 @@ def grad_max(node, dy):
 
 gradient('min')(grad_max)        # the same rule: the extreme elements get the gradient
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 10 — `dot`, and not computing what nobody needs)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 10 — `dot`, and not computing what nobody needs (2 points))
 @gradient('dot')
 def grad_dot(node, dy):
     """d dot: dy · Bᵀ and Aᵀ · dy (any rank, transposes), only for inputs that need them."""
@@ -207,7 +207,7 @@ def grad_dot(node, dy):
         db = db.T if tb else db
     return da, db
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 11 — gathering forward, scattering backward)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 11 — gathering forward, scattering backward (2 points))
 @gradient('take')
 def grad_take(node, dy):
     """d take: dy added back into the rows taken; the indices get none."""
@@ -219,7 +219,7 @@ def grad_take(node, dy):
     return g, None
 
 
-# defined in chapter 2, section 2.7 Gradient rules (Exercise 11 — gathering forward, scattering backward)
+# defined in chapter 2, section 2.7 Gradient rules (Exercise 11 — gathering forward, scattering backward (2 points))
 @gradient('pick')
 def grad_pick(node, dy):
     """d pick: dy put back at the picked positions; the index gets none."""

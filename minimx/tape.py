@@ -39,7 +39,7 @@ def set_training(train_mode):
     previous, _state['training'] = _state['training'], bool(train_mode)
     return previous
 
-# defined in chapter 2, section 2.1 Recording state: `record`, `pause`, `train_mode` (Exercise 1 — `_Scope`)
+# defined in chapter 2, section 2.1 Recording state: `record`, `pause`, `train_mode` (Exercise 1 — `_Scope` (1 point))
 class _Scope:
     """A `with` block that sets the recording/training flags and restores them on exit."""
 

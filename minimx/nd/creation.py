@@ -9,7 +9,7 @@ import numpy as np
 from minimx.base import MXNetError, add_to_class
 from minimx.nd.ndarray import NDArray
 
-# defined in chapter 1, section 1.2 Creating arrays: float32 unless told otherwise (Exercise 1 — `array`)
+# defined in chapter 1, section 1.2 Creating arrays: float32 unless told otherwise (Exercise 1 — `array` (1 point))
 def array(source, ctx=None, dtype=None):
     """Create a new NDArray holding a copy of `source` (float32 unless `dtype` says otherwise)."""
     if isinstance(source, NDArray):
