@@ -39,7 +39,7 @@ ALIASES = {
 SPLIT_PACKAGES = {'minimx/nd'}
 _CHAPTER = re.compile(r'^# Chapter (\d+)\b', re.M)
 _SECTION = re.compile(r'^## (\d+\.\d+ .*)$', re.M)
-_EXERCISE = re.compile(r'^### (Exercise \d+\b.*)$', re.M)
+_EXERCISE = re.compile(r'^### (Exercise \d+\b.*?)(?: \(\d+ points?\))?\s*$', re.M)
 
 
 def exported_cells(notebook_path):

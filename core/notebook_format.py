@@ -131,6 +131,19 @@ def read_cells(path):
     return cells
 
 
+def exercise_tests(cells):
+    """[(answer cell, [its test cells])] in notebook order: a test cell belongs to the answer
+    cell nearest above it. An answer may have several test cells, one per graded feature (each
+    with its own points), so that a partly right answer earns part of the exercise's points."""
+    groups = []
+    for cell in cells:
+        if cell.is_answer:
+            groups.append((cell, []))
+        elif cell.is_test and groups:
+            groups[-1][1].append(cell)
+    return groups
+
+
 def answer_sources(cells):
     """{grade id: source} of the answer cells among `cells` (Cells)."""
     return {c.grade_id: c.source for c in cells if c.is_answer}

@@ -33,23 +33,23 @@ def data_iter(batch_size, features, labels):
         j = nd.array(indices[i:min(i + batch_size, num_examples)])
         yield features.take(j), labels.take(j)
 
-# defined in chapter 3, section 3.3 Model, loss and optimizer (Exercise 3 — `linreg`)
+# defined in chapter 3, section 3.3 Model, loss and optimizer
 def linreg(X, w, b):
     """The linear regression model: X·w + b."""
     return nd.dot(X, w) + b
 
-# defined in chapter 3, section 3.3 Model, loss and optimizer (Exercise 4 — `squared_loss`)
+# defined in chapter 3, section 3.3 Model, loss and optimizer (Exercise 3 — `squared_loss`)
 def squared_loss(y_hat, y):
     """Per-example squared loss (y_hat - y)² / 2, with y reshaped to y_hat's shape."""
     return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
 
-# defined in chapter 3, section 3.3 Model, loss and optimizer (Exercise 5 — `sgd`, in place)
+# defined in chapter 3, section 3.3 Model, loss and optimizer (Exercise 4 — `sgd`, in place)
 def sgd(params, lr, batch_size):
     """Minibatch SGD: param[:] = param - lr * grad / batch_size, in place, for each param."""
     for param in params:
         param -= (lr / batch_size) * param.grad
 
-# defined in chapter 3, section 3.5 Training (Exercise 7 — `train_epoch`)
+# defined in chapter 3, section 3.5 Training (Exercise 6 — `train_epoch`)
 def train_epoch(net, loss, params, features, labels, batch_size, lr):
     """One epoch of minibatch SGD on (features, labels); returns the mean loss afterwards."""
     for X, y in data_iter(batch_size, features, labels):
@@ -98,29 +98,29 @@ def softmax(X):
     X_exp = shifted.exp()
     return X_exp / X_exp.sum(axis=1, keepdims=True)
 
-# defined in chapter 4, section 4.4 Cross-entropy (Exercise 4 — `cross_entropy`)
+# defined in chapter 4, section 4.4 Cross-entropy
 def cross_entropy(y_hat, y):
     """Per-example -log(probability of the true class), from probabilities y_hat."""
     return -nd.pick(y_hat, y).log()
 
-# defined in chapter 4, section 4.4 Cross-entropy (Exercise 5 — `log_softmax`)
+# defined in chapter 4, section 4.4 Cross-entropy (Exercise 4 — `log_softmax`)
 def log_softmax(X):
     """Row-wise log(softmax(X)) by the log-sum-exp trick: finite for any scores."""
     shifted = X - X.detach().max(axis=1, keepdims=True)
     return shifted - shifted.exp().sum(axis=1, keepdims=True).log()
 
 
-# defined in chapter 4, section 4.4 Cross-entropy (Exercise 5 — `log_softmax`)
+# defined in chapter 4, section 4.4 Cross-entropy (Exercise 4 — `log_softmax`)
 def softmax_cross_entropy(scores, y):
     """Per-example cross-entropy computed from raw scores (logits), stably."""
     return -nd.pick(log_softmax(scores), y)
 
-# defined in chapter 4, section 4.5 Accuracy (Exercise 6 — `accuracy`)
+# defined in chapter 4, section 4.5 Accuracy (Exercise 5 — `accuracy`)
 def accuracy(y_hat, y):
     """The number of rows whose highest score is at the true class (a Python float)."""
     return float((y_hat.argmax(axis=1) == y.astype('float32')).sum().asscalar())
 
-# defined in chapter 4, section 4.5 Accuracy (Exercise 7 — `evaluate_accuracy`)
+# defined in chapter 4, section 4.5 Accuracy (Exercise 6 — `evaluate_accuracy`)
 def evaluate_accuracy(data_iter, net):
     """Fraction of the examples in data_iter that `net` classifies correctly."""
     correct, n = 0.0, 0
@@ -129,7 +129,7 @@ def evaluate_accuracy(data_iter, net):
         n += y.size
     return correct / n
 
-# defined in chapter 4, section 4.6 Training (Exercise 8 — `train_ch3`)
+# defined in chapter 4, section 4.6 Training (Exercise 7 — `train_ch3`)
 def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size, params=None, lr=None, trainer=None):
     """Train `net` and print loss, train and test accuracy per epoch; return their history."""
     history = {'train_loss': [], 'train_acc': [], 'test_acc': []}
@@ -174,7 +174,7 @@ def plot_history(history, title=None):
     fig.tight_layout()
     plt.show()
 
-# defined in chapter 4, section 4.7 Looking at the predictions (Exercise 9 — `predict_ch3`)
+# defined in chapter 4, section 4.7 Looking at the predictions (Exercise 8 — `predict_ch3`)
 def predict_ch3(net, test_iter, n=9):
     """(images, titles 'true\\npredicted') for the first n examples of the first test batch."""
     for X, y in test_iter:
@@ -183,7 +183,7 @@ def predict_ch3(net, test_iter, n=9):
     pred_labels = get_fashion_mnist_labels(net(X[:n]).argmax(axis=1).asnumpy())
     return X[:n], [t + '\n' + p for t, p in zip(true_labels, pred_labels)]
 
-# defined in chapter 5, section 5.3 The network (Exercise 4 — `init_mlp_params`)
+# defined in chapter 5, section 5.3 The network (Exercise 3 — `init_mlp_params`)
 def init_mlp_params(num_inputs, num_hiddens, num_outputs, scale=0.01):
     """[W1, b1, W2, b2] of a one-hidden-layer MLP: N(0, scale²) weights, zero biases, gradients attached."""
     W1 = nd.random.normal(scale=scale, shape=(num_inputs, num_hiddens))
@@ -193,7 +193,7 @@ def init_mlp_params(num_inputs, num_hiddens, num_outputs, scale=0.01):
         param.attach_grad()
     return params
 
-# defined in chapter 5, section 5.3 The network (Exercise 6 — `mlp`)
+# defined in chapter 5, section 5.3 The network (Exercise 5 — `mlp`)
 def mlp(X, params):
     """Scores of the one-hidden-layer ReLU MLP with params [W1, b1, W2, b2]."""
     W1, b1, W2, b2 = params

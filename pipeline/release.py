@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core.chapters import BUILD, CELL_TIMEOUT, CHECKS, ROOT, SUBMISSION_SECONDS, before, chapters
 from core.export import exported_cells, write_package
-from core.notebook_format import read_cells
+from core.notebook_format import exercise_tests, read_cells
 from core.staging import earlier_package
 from core.test_cells import hidden_topics
 
@@ -64,15 +64,13 @@ Before handing in, validate the notebook and write the file to submit:
 
 def chapter_info(ch, schedule):
     """What check.py knows of the chapter (.course/chapter.json)."""
-    cells = read_cells(ch.source)
-    tests = {c.grade_id: c for c in cells if c.is_test}
     exercises = []
-    for cell in cells:
-        if cell.is_answer:
-            test = tests.get('test_' + cell.grade_id.removeprefix('ex_'))
-            exercises.append({'answer': cell.grade_id, 'test': test.grade_id if test else None,
-                              'points': test.points if test else 0.0,
-                              'hidden': hidden_topics(test.source) if test else ''})
+    for answer, tests in exercise_tests(read_cells(ch.source)):
+        hidden = [hidden_topics(test.source) for test in tests]
+        exercises.append({'answer': answer.grade_id, 'test': tests[0].grade_id if tests else None,
+                          'tests': [test.grade_id for test in tests],
+                          'points': sum(test.points for test in tests),
+                          'hidden': '; '.join(h for h in hidden if h)})
     return {
         'generated': f'Written by the course for check.py ({ch.name}). Do not edit.',
         'id': ch.id, 'name': ch.name, 'number': ch.number, 'title': title_of(ch),

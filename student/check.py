@@ -419,11 +419,16 @@ FRAME = re.compile(r'Cell In\[(\d+)\], line (\d+)|File (\S+?):(\d+)')
 
 
 class Exercise:
-    """One exercise: its answer and test cells, whether its visible checks pass and, if not, why."""
+    """One exercise: its answer cell and test cells (one per graded feature), whether its visible
+    checks pass and, if not, why."""
 
     def __init__(self, entry, positions):
-        self.id, self.test_id, self.hidden = entry['answer'], entry['test'], entry['hidden']
-        self.answer, self.test = positions.get(self.id), positions.get(self.test_id)
+        self.id, self.hidden = entry['answer'], entry['hidden']
+        self.test_ids = entry.get('tests') or ([entry['test']] if entry.get('test') else [])
+        self.answer = positions.get(self.id)
+        self.tests = [positions[t] for t in self.test_ids if positions.get(t) is not None]
+        self.test = self.tests[0] if self.tests else None      # the test named in the report
+        self.failed = []                                      # its test cells that failed
         self.passed, self.why = True, ''
 
 
@@ -444,11 +449,12 @@ def where_raised(error, cells):
 
 
 def judge(ex, run, unanswered, missing):
-    """Set ex.passed and ex.why: the answer cell's own error first, then the test cell's first
-    failed visible check (CheckFailed's message) or what else it raised, with where. An
-    unanswered exercise says so, and one whose cell the grader would not find says that."""
+    """Set ex.passed and ex.why: the answer cell's own error first, then the first failed visible
+    check of its test cells (CheckFailed's message) or what else one raised, with where; the
+    failed test cells go into ex.failed. An unanswered exercise says so, and one whose cell the
+    grader would not find says that."""
     cells = code_cells(run.nb)
-    for n, whose in ((ex.answer, 'your cell'), (ex.test, 'its test')):
+    for n, whose in ((ex.answer, 'your cell'), *((t, 'its test') for t in ex.tests)):
         if n is None:
             continue
         error = next((o for o in cells[n].outputs if o.output_type == 'error'), None)
@@ -468,8 +474,14 @@ def judge(ex, run, unanswered, missing):
             place = where_raised(error, cells)
             why = (f'{whose} [In {n + 1}] raised {error.ename}' + (f': {error.evalue}' if error.evalue else '')
                    + (f' (at {place})' if place else ''))
-        ex.passed, ex.why = False, why
-        return
+        if n != ex.answer:
+            ex.failed.append(n)
+        if ex.passed:
+            ex.passed, ex.why = False, why
+        if n == ex.answer:
+            continue
+        if len(ex.failed) == 1:
+            ex.test = n                       # the report names the first test cell that failed
 
 
 def sanitize(text, folder):
@@ -563,7 +575,7 @@ def compare(run, reference, exercises):
     """(differences, warnings, cells not run, cells compared) against the reference run. Answer
     cells have no stored output (an error there is the exercise's); a test cell that failed
     points at its exercise instead of repeating its message."""
-    failed_tests = {ex.test: ex for ex in exercises if ex.test is not None and not ex.passed}
+    failed_tests = {n: ex for ex in exercises for n in ex.failed}
     differences, warnings, not_run, compared = [], [], [], 0
     for n, (ref, cell) in enumerate(zip(code_cells(reference), code_cells(run.nb))):
         if nbgrader(ref).get('solution'):
@@ -726,7 +738,7 @@ CELL_RULES = [
     ('answer', 'answer cells, found by their ids',
      'Put your answer back into a code cell with that id: download the chapter again and copy your answer '
      'into that cell.'),
-    ('test', 'test cells as the course wrote them',
+    ('tests', 'test cells as the course wrote them',
      'The grader runs the originals: put the original cell back (.course/reference.ipynb is a clean copy).'),
 ]
 
@@ -755,7 +767,7 @@ def submit(notebook, info, earlier_dir, style):
     structure = match_answers(cells, metadata)
     bad = False
     for key, what, advice in CELL_RULES:
-        ids = [e[key] for e in info['exercises'] if e[key]]
+        ids = [gid for e in info['exercises'] for gid in (e[key] if key == 'tests' else [e[key]]) if gid]
         lost = [gid for gid in structure.replaced if gid in ids]
         if not lost:
             print(f'{ok} all {len(ids)} {what}')

@@ -65,9 +65,9 @@ def with_bug(ch, grade_id, old, new, dest):
 # A known bug per chapter: (answer cell, text replaced, replacement, the test cell it fails).
 KNOWN_BUGS = {
     'ch01': ('ex_pick', "index = clip_or_wrap(index, data.shape[axis], mode)",
-             "index = index.astype(np.int64)", 'test_pick'),
-    'ch02': ('ex_grad_unary', "return (dy * s * (1 - s),)", "return (dy * s * (1 + s),)", 'test_grad_unary'),
-    'ch03': ('ex_gradient_by_hand', "r.sum().reshape((1,))", "r.mean().reshape((1,))", 'test_gradient_by_hand'),
+             "index = index.astype(np.int64)", 'test_pick_modes'),
+    'ch02': ('ex_grad_unary', "return (dy * s * (1 - s),)", "return (dy * s * (1 + s),)", 'test_grad_unary_saturating'),
+    'ch03': ('ex_gradient_by_hand', "r.sum().reshape((1,))", "r.mean().reshape((1,))", 'test_gradient_by_hand_bias'),
     'ch04': ('ex_log_softmax', "shifted = X - X.detach().max(axis=1, keepdims=True)", "shifted = X", 'test_log_softmax'),
     'ch05': ('ex_count_params', "n_in * n_out + n_out", "n_in * n_out", 'test_count_params'),
     'ch06': ('ex_l1_penalty', "return w.abs().sum()", "return (w ** 2).sum()", 'test_l1_penalty'),

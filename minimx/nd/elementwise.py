@@ -126,7 +126,7 @@ relu = unary_op('relu', lambda x: np.maximum(x, 0), 'relu')
 sigmoid = unary_op('sigmoid', _stable_sigmoid, 'sigmoid')
 tanh = unary_op('tanh', np.tanh, 'tanh')
 
-# defined in chapter 1, section 1.6 Memory: `out=`, `[:] =` and `+=` (Exercise 6 — `elemwise_add`)
+# defined in chapter 1, section 1.6 Memory: `out=`, `[:] =` and `+=` (Exercise 5 — `elemwise_add`)
 def elemwise_add(lhs, rhs, out=None):
     """lhs + rhs for arrays of identical shape and dtype; with `out`, written into out's buffer."""
     for name, x in (('lhs', lhs), ('rhs', rhs)):

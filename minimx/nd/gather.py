@@ -10,7 +10,7 @@ from minimx.nd.matrix import _require_ndarrays
 from minimx.nd.ndarray import NDArray, invoke, register_op
 
 
-# defined in chapter 1, section 1.10 `take` and `pick`: gathering by index (Exercise 10 — `take_kernel`)
+# defined in chapter 1, section 1.10 `take` and `pick`: gathering by index (Exercise 9 — `take_kernel`)
 def clip_or_wrap(index, size, mode):
     index = np.trunc(index).astype(np.int64) if index.dtype.kind == 'f' else index.astype(np.int64)
     if mode == 'clip':
@@ -20,7 +20,7 @@ def clip_or_wrap(index, size, mode):
     raise MXNetError(f"mode must be 'clip' or 'wrap', got {mode!r}")
 
 
-# defined in chapter 1, section 1.10 `take` and `pick`: gathering by index (Exercise 10 — `take_kernel`)
+# defined in chapter 1, section 1.10 `take` and `pick`: gathering by index (Exercise 9 — `take_kernel`)
 @register_op('take')
 def take_kernel(a, indices, axis=0, mode='clip'):
     """Gather slices of `a` along `axis` at `indices` (truncated; clipped or wrapped)."""
@@ -29,7 +29,7 @@ def take_kernel(a, indices, axis=0, mode='clip'):
     selector = (slice(None),) * axis + (index,)
     return a[selector]
 
-# defined in chapter 1, section 1.10 `take` and `pick`: gathering by index (Exercise 11 — `pick_kernel`)
+# defined in chapter 1, section 1.10 `take` and `pick`: gathering by index (Exercise 10 — `pick_kernel`)
 @register_op('pick')
 def pick_kernel(data, index, axis=-1, keepdims=False, mode='clip'):
     """out[i] = data[i, index[i]] along `axis` (index truncated, then clipped or wrapped)."""

@@ -9,7 +9,7 @@ from minimx.base import MXNetError, add_to_class, format_shape
 from minimx.nd.ndarray import NDArray, invoke, register_op
 
 
-# defined in chapter 1, section 1.9 `dot`: every rank from one matrix product (Exercise 9 — `dot_kernel`)
+# defined in chapter 1, section 1.9 `dot`: every rank from one matrix product (Exercise 8 — `dot_kernel`)
 @register_op('dot')
 def dot_kernel(a, b, transpose_a=False, transpose_b=False):
     """MXNet's dot on numpy arrays: contract the last axis of a with the first axis of b."""

@@ -118,7 +118,7 @@ class NDArray:
         other[:] = self
         return other
 
-    # defined in chapter 1, section 1.2 Creating arrays: float32 unless told otherwise (Exercise 2 — printing like MXNet)
+    # defined in chapter 1, section 1.2 Creating arrays: float32 unless told otherwise
     def __repr__(self):
         """The values, then <NDArray {shape joined by x} @{context}>, as MXNet prints."""
         shape_info = 'x'.join(str(d) for d in self.shape)
@@ -142,7 +142,7 @@ class NDArray:
             return self.reshape(1, 1)
         return self.reshape(self.shape[0], int(np.prod(self.shape[1:], dtype=np.int64)))
 
-    # defined in chapter 1, section 1.6 Memory: `out=`, `[:] =` and `+=` (Exercise 7 — `__setitem__`: `Z[key] = value`)
+    # defined in chapter 1, section 1.6 Memory: `out=`, `[:] =` and `+=` (Exercise 6 — `__setitem__`: `Z[key] = value`)
     def __setitem__(self, key, value):
         """self[key] = value, written into this array's own buffer (value broadcast to the region)."""
         if isinstance(value, NDArray):
@@ -253,7 +253,7 @@ def flatten(x):
     """(d0, d1, ..., dk) -> (d0, d1*...*dk): MXNet's flatten keeps the first axis."""
     return x.flatten()
 
-# defined in chapter 1, section 1.6 Memory: `out=`, `[:] =` and `+=` (Exercise 7 — `__setitem__`: `Z[key] = value`)
+# defined in chapter 1, section 1.6 Memory: `out=`, `[:] =` and `+=` (Exercise 6 — `__setitem__`: `Z[key] = value`)
 def _index_key(key):
     """NDArray indices become integer numpy arrays; everything else passes through."""
     if isinstance(key, NDArray):

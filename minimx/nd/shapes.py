@@ -9,7 +9,7 @@ import numpy as np
 from minimx.base import MXNetError, format_shape
 
 
-# defined in chapter 1, section 1.3 Reshape, and the special values `0` and `-1` (Exercise 3 — `infer_reshape`)
+# defined in chapter 1, section 1.3 Reshape, and the special values `0` and `-1` (Exercise 2 — `infer_reshape`)
 def infer_reshape(src_shape, target):
     """Resolve MXNet's reshape target (with 0 = copy, -1 = infer) against `src_shape`."""
     src_shape, target = tuple(src_shape), tuple(int(d) for d in target)
@@ -40,7 +40,7 @@ def infer_reshape(src_shape, target):
                          f'{tuple(out)} vs {src_shape}')
     return tuple(out)
 
-# defined in chapter 1, section 1.4 Broadcasting: the rule, then the trick (Exercise 4 — `broadcast_shape`)
+# defined in chapter 1, section 1.4 Broadcasting: the rule, then the trick (Exercise 3 — `broadcast_shape`)
 def broadcast_shape(shape_a, shape_b):
     """The shape two operands broadcast to, by the right-aligned rule; MXNetError if they don't."""
     a, b = tuple(shape_a), tuple(shape_b)
@@ -59,7 +59,7 @@ def broadcast_shape(shape_a, shape_b):
                 f'{da} and {db}: they must be equal or one of them must be 1)')
     return tuple(out)
 
-# defined in chapter 1, section 1.4 Broadcasting: the rule, then the trick (Exercise 5 — `broadcast_view`)
+# defined in chapter 1, section 1.4 Broadcasting: the rule, then the trick (Exercise 4 — `broadcast_view`)
 def broadcast_view(data, shape):
     """A read-only, zero-copy view of numpy array `data` broadcast to `shape` (stride 0 on repeated axes)."""
     shape = tuple(shape)
@@ -71,7 +71,7 @@ def broadcast_view(data, shape):
                             for size, want, stride in zip(data.shape, shape[lead:], data.strides)]
     return np.lib.stride_tricks.as_strided(data, shape=shape, strides=strides, writeable=False)
 
-# defined in chapter 1, section 1.8 Reductions and the shape `(1,)` (Exercise 8 — `reduction_shape`)
+# defined in chapter 1, section 1.8 Reductions and the shape `(1,)` (Exercise 7 — `reduction_shape`)
 def reduction_shape(shape, axis=None, keepdims=False, exclude=False):
     """(axes to reduce, result shape) for MXNet's sum/mean/max with axis, keepdims and exclude."""
     ndim = len(shape)
