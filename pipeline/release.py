@@ -65,14 +65,28 @@ Before handing in, validate the notebook and write the file to submit:
 def chapter_info(ch, schedule):
     """What check.py knows of the chapter (.course/chapter.json)."""
     cells = read_cells(ch.source)
-    tests = {c.grade_id: c for c in cells if c.is_test}
-    exercises = []
+    answers = [c for c in cells if c.is_answer]
+    by_name = {c.grade_id: c for c in cells if c.is_test}
+    # An answer cell's tests: `test_NAME` for `ex_NAME`, and every other test cell that follows
+    # it before the next answer cell (an exercise graded feature by feature has several).
+    tests = {c.grade_id: [by_name['test_' + c.grade_id.removeprefix('ex_')]]
+             if 'test_' + c.grade_id.removeprefix('ex_') in by_name else [] for c in answers}
+    claimed = {t.grade_id for ts in tests.values() for t in ts}
+    current = None
     for cell in cells:
         if cell.is_answer:
-            test = tests.get('test_' + cell.grade_id.removeprefix('ex_'))
-            exercises.append({'answer': cell.grade_id, 'test': test.grade_id if test else None,
-                              'points': test.points if test else 0.0,
-                              'hidden': hidden_topics(test.source) if test else ''})
+            current = cell.grade_id
+        elif cell.is_test and current is not None and cell.grade_id not in claimed:
+            tests[current].append(cell)
+    exercises = []
+    for cell in answers:
+        mine = sorted(tests[cell.grade_id], key=lambda t: [c.grade_id for c in cells].index(t.grade_id))
+        topics = []
+        for test in mine:
+            topics += [t for t in hidden_topics(test.source).split('; ') if t and t not in topics]
+        exercises.append({'answer': cell.grade_id, 'test': mine[0].grade_id if mine else None,
+                          'tests': [t.grade_id for t in mine], 'points': sum(t.points for t in mine),
+                          'hidden': '; '.join(topics)})
     return {
         'generated': f'Written by the course for check.py ({ch.name}). Do not edit.',
         'id': ch.id, 'name': ch.name, 'number': ch.number, 'title': title_of(ch),

@@ -423,7 +423,11 @@ class Exercise:
 
     def __init__(self, entry, positions):
         self.id, self.test_id, self.hidden = entry['answer'], entry['test'], entry['hidden']
-        self.answer, self.test = positions.get(self.id), positions.get(self.test_id)
+        ids = entry.get('tests') or ([self.test_id] if self.test_id else [])
+        self.answer = positions.get(self.id)
+        self.tests = [positions[t] for t in ids if t in positions]     # one per graded feature
+        self.test = self.tests[0] if self.tests else None               # the one the report names
+        self.failed = []                                                # its test cells that failed
         self.passed, self.why = True, ''
 
 
@@ -448,7 +452,7 @@ def judge(ex, run, unanswered, missing):
     failed visible check (CheckFailed's message) or what else it raised, with where. An
     unanswered exercise says so, and one whose cell the grader would not find says that."""
     cells = code_cells(run.nb)
-    for n, whose in ((ex.answer, 'your cell'), (ex.test, 'its test')):
+    for n, whose in ((ex.answer, 'your cell'), *((t, 'its test') for t in ex.tests)):
         if n is None:
             continue
         error = next((o for o in cells[n].outputs if o.output_type == 'error'), None)
@@ -468,8 +472,12 @@ def judge(ex, run, unanswered, missing):
             place = where_raised(error, cells)
             why = (f'{whose} [In {n + 1}] raised {error.ename}' + (f': {error.evalue}' if error.evalue else '')
                    + (f' (at {place})' if place else ''))
-        ex.passed, ex.why = False, why
-        return
+        if whose == 'its test':
+            ex.failed.append(n)
+        if ex.passed:                       # the first problem is the one the report explains
+            ex.passed, ex.why = False, why
+            if whose == 'its test':
+                ex.test = n
 
 
 def sanitize(text, folder):
@@ -563,7 +571,7 @@ def compare(run, reference, exercises):
     """(differences, warnings, cells not run, cells compared) against the reference run. Answer
     cells have no stored output (an error there is the exercise's); a test cell that failed
     points at its exercise instead of repeating its message."""
-    failed_tests = {ex.test: ex for ex in exercises if ex.test is not None and not ex.passed}
+    failed_tests = {n: ex for ex in exercises if not ex.passed for n in ex.failed + [ex.test] if n is not None}
     differences, warnings, not_run, compared = [], [], [], 0
     for n, (ref, cell) in enumerate(zip(code_cells(reference), code_cells(run.nb))):
         if nbgrader(ref).get('solution'):
@@ -755,7 +763,8 @@ def submit(notebook, info, earlier_dir, style):
     structure = match_answers(cells, metadata)
     bad = False
     for key, what, advice in CELL_RULES:
-        ids = [e[key] for e in info['exercises'] if e[key]]
+        ids = [gid for e in info['exercises']
+               for gid in ((e.get('tests') or [e['test']]) if key == 'test' else [e[key]]) if gid]
         lost = [gid for gid in structure.replaced if gid in ids]
         if not lost:
             print(f'{ok} all {len(ids)} {what}')
