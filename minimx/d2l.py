@@ -205,7 +205,7 @@ def l2_penalty(w):
     """‖w‖² / 2, differentiable; its gradient is w."""
     return (w ** 2).sum() / 2
 
-# defined in chapter 6, section 6.5 Dropout (Exercise 5 — `dropout` (2 points))
+# defined in chapter 6, section 6.5 Dropout (Exercise 5 — `dropout`)
 def dropout(X, drop_prob):
     """Zero each element with probability drop_prob; scale survivors by 1/(1 - drop_prob)."""
     if not 0 <= drop_prob <= 1:
@@ -216,7 +216,7 @@ def dropout(X, drop_prob):
     mask = nd.random.uniform(0, 1, X.shape) < keep_prob
     return mask * X / keep_prob
 
-# defined in chapter 6, section 6.5 Dropout (Exercise 6 — `dropout_mlp` (2 points))
+# defined in chapter 6, section 6.5 Dropout (Exercise 6 — `dropout_mlp`)
 def dropout_mlp(X, params, drop_probs=(0.2, 0.5)):
     """784-256-256-10 ReLU MLP with dropout after each hidden layer, only while training."""
     W1, b1, W2, b2, W3, b3 = params
@@ -229,7 +229,7 @@ def dropout_mlp(X, params, drop_probs=(0.2, 0.5)):
     return nd.dot(H2, W3) + b3
 
 
-# defined in chapter 6, section 6.5 Dropout (Exercise 6 — `dropout_mlp` (2 points))
+# defined in chapter 6, section 6.5 Dropout (Exercise 6 — `dropout_mlp`)
 def init_dropout_mlp_params(sizes=(784, 256, 256, 10), scale=0.01):
     """[W1, b1, W2, b2, W3, b3]: N(0, scale²) weights (drawn in order), zero biases, gradients attached."""
     params = []
@@ -239,7 +239,7 @@ def init_dropout_mlp_params(sizes=(784, 256, 256, 10), scale=0.01):
         param.attach_grad()
     return params
 
-# defined in chapter 9, section 9.1 Cross-correlation (Exercise 1 — `corr2d` (1 point))
+# defined in chapter 9, section 9.1 Cross-correlation (Exercise 1 — `corr2d`)
 def corr2d(X, K):
     """2-D cross-correlation of X with kernel K (both 2-D NDArrays), by loops over the output."""
     h, w = K.shape
@@ -249,7 +249,7 @@ def corr2d(X, K):
             Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
     return Y
 
-# defined in chapter 9, section 9.2 A convolution block — and why the loop cannot be trained (Exercise 2 — `corr2d_shifts` (1 point))
+# defined in chapter 9, section 9.2 A convolution block — and why the loop cannot be trained (Exercise 2 — `corr2d_shifts`)
 def corr2d_shifts(X, K):
     """corr2d as a sum of h·w shifted, scaled copies of X: differentiable, no per-pixel loop."""
     h, w = K.shape
@@ -261,7 +261,7 @@ def corr2d_shifts(X, K):
             Y = term if Y is None else Y + term
     return Y
 
-# defined in chapter 10, section 10.5 LeNet (Exercise 7 — LeNet: `lenet` and `layer_shapes` (2 points))
+# defined in chapter 10, section 10.5 LeNet (Exercise 7 — LeNet: `lenet` and `layer_shapes`)
 def lenet():
     """LeNet with ReLU and max pooling, Xavier-initialized: 28x28 images -> 10 scores."""
     from minimx import init

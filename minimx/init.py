@@ -105,7 +105,7 @@ class Constant(Initializer):
     def _init_weight(self, name, arr):
         arr[:] = self.value
 
-# defined in chapter 8, section 8.2 Initialization (Exercise 1 — initializers: `Xavier._init_weight` and the seed's `MyInit` (3 points))
+# defined in chapter 8, section 8.2 Initialization (Exercise 1 — initializers: `Xavier._init_weight` and the seed's `MyInit`)
 @register()
 class Xavier(Initializer):
     """Glorot/Xavier: scale = sqrt(magnitude / factor), factor from fan_in and fan_out."""

@@ -112,7 +112,7 @@ class Block:
         lines = [f'  ({key}): ' + repr(child).replace('\n', '\n  ') for key, child in self._children.items()]
         return f'{type(self).__name__}(\n' + '\n'.join(lines) + '\n)'
 
-    # defined in chapter 7, section 7.3 Blocks (Exercise 2 — `Block.__setattr__` (2 points))
+    # defined in chapter 7, section 7.3 Blocks (Exercise 2 — `Block.__setattr__`)
     def __setattr__(self, name, value):
         """Register Blocks in _children and Parameters in _reg_params, by attribute name, in order."""
         existing = self.__dict__.get(name)
@@ -166,7 +166,7 @@ class Block:
         for child in self._children.values():
             child.hybridize(active, **kwargs)
 
-    # defined in chapter 7, section 7.3 Blocks (Exercise 3 — `Block.__call__`: running a block (2 points))
+    # defined in chapter 7, section 7.3 Blocks (Exercise 3 — `Block.__call__`: running a block)
     def __call__(self, *args):
         """block(x): pre-hooks, deferred parameters get their shapes from x, forward(x), hooks."""
         for hook in self._forward_pre_hooks.values():
@@ -177,7 +177,7 @@ class Block:
             hook(self, args, out)
         return out
 
-    # defined in chapter 7, section 7.3 Blocks (Exercise 3 — `Block.__call__`: running a block (2 points))
+    # defined in chapter 7, section 7.3 Blocks (Exercise 3 — `Block.__call__`: running a block)
     def _finish_deferred(self, *args):
         """Finish the initialization of this block's deferred parameters from the inputs."""
         pending = [p for p in self._reg_params.values() if p is not None and p._deferred_init]
@@ -190,7 +190,7 @@ class Block:
                                  f"Parameter '{p.name}' still has shape {p.shape}.")
             p._finish_deferred_init()
 
-    # defined in chapter 7, section 7.3 Blocks (Exercise 4 — `Block.collect_params` (2 points))
+    # defined in chapter 7, section 7.3 Blocks (Exercise 4 — `Block.collect_params`)
     def collect_params(self, select=None):
         """This block's and its descendants' parameters, optionally those whose name re.match-es select."""
         collected = ParameterDict(self.params.prefix)
@@ -204,12 +204,12 @@ class Block:
         chosen.update(OrderedDict((n, p) for n, p in collected.items() if pattern.match(n)))
         return chosen
 
-    # defined in chapter 7, section 7.3 Blocks (Exercise 4 — `Block.collect_params` (2 points))
+    # defined in chapter 7, section 7.3 Blocks (Exercise 4 — `Block.collect_params`)
     def initialize(self, init=Uniform(), ctx=None, verbose=False, force_reinit=False):
         """Initialize every parameter of the tree (a parameter's own init wins over `init`)."""
         self.collect_params().initialize(init, ctx, verbose, force_reinit)
 
-    # defined in chapter 8, section 8.5 Saving and loading (Exercise 4 — `Block._collect_params_with_prefix` (1 point))
+    # defined in chapter 8, section 8.5 Saving and loading (Exercise 4 — `Block._collect_params_with_prefix`)
     def _collect_params_with_prefix(self, prefix=''):
         """{structural name ('0.weight', 'hidden.bias'): Parameter} of this block's tree."""
         if prefix:
@@ -280,12 +280,12 @@ class HybridBlock(Block):
     def hybrid_forward(self, F, x, *args, **kwargs):
         raise NotImplementedError(f'{type(self).__name__} must define hybrid_forward()')
 
-# defined in chapter 8, section 8.5 Saving and loading (Exercise 5 — `check_loaded` (2 points))
+# defined in chapter 8, section 8.5 Saving and loading (Exercise 5 — `check_loaded`)
 def _quoted(names):
     return ', '.join(f"'{n}'" for n in names)
 
 
-# defined in chapter 8, section 8.5 Saving and loading (Exercise 5 — `check_loaded` (2 points))
+# defined in chapter 8, section 8.5 Saving and loading (Exercise 5 — `check_loaded`)
 def check_loaded(params, loaded, filename, allow_missing=False, ignore_extra=False):
     """Refuse a parameter file that does not fit the network, naming the parameter and why."""
     if not allow_missing:

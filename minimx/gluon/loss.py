@@ -63,7 +63,7 @@ class L1Loss(Loss):
     def hybrid_forward(self, F, pred, label, sample_weight=None):
         return self._finish((label.reshape(pred.shape) - pred).abs(), sample_weight)
 
-# defined in chapter 8, section 8.6 Losses (Exercise 6 — `SoftmaxCrossEntropyLoss.hybrid_forward` (2 points))
+# defined in chapter 8, section 8.6 Losses (Exercise 6 — `SoftmaxCrossEntropyLoss.hybrid_forward`)
 class SoftmaxCrossEntropyLoss(Loss):
     """Cross-entropy of softmax(pred) against integer labels (or distributions)."""
 

@@ -38,7 +38,7 @@ class Activation(HybridBlock):
     def __repr__(self):
         return f'Activation({self._act_type})'
 
-# defined in chapter 7, section 7.4 Containers and layers (Exercise 5 — `Sequential` (2 points))
+# defined in chapter 7, section 7.4 Containers and layers (Exercise 5 — `Sequential`)
 class Sequential(Block):
     """Children run one after another, in the order they were added."""
 
@@ -64,7 +64,7 @@ class Sequential(Block):
         return len(self._children)
 
 
-# defined in chapter 7, section 7.4 Containers and layers (Exercise 5 — `Sequential` (2 points))
+# defined in chapter 7, section 7.4 Containers and layers (Exercise 5 — `Sequential`)
 class HybridSequential(Sequential, HybridBlock):
     """Sequential for HybridBlocks (the same thing in minimx, which never compiles graphs)."""
     forward = Sequential.forward
@@ -89,7 +89,7 @@ class Dense(HybridBlock):
         act = f'Activation({self.act._act_type})' if self.act else 'linear'
         return f'Dense({in_units} -> {self._units}, {act})'
 
-    # defined in chapter 7, section 7.4 Containers and layers (Exercise 6 — the `Dense` layer: `hybrid_forward` and `_infer_shapes` (3 points))
+    # defined in chapter 7, section 7.4 Containers and layers (Exercise 6 — the `Dense` layer: `hybrid_forward` and `_infer_shapes`)
     def hybrid_forward(self, F, x, weight, bias=None):
         """act(x · weightᵀ + bias), x flattened to 2-D first when self._flatten."""
         if self._flatten:
@@ -103,7 +103,7 @@ class Dense(HybridBlock):
             out = out + bias
         return self.act(out) if self.act is not None else out
 
-    # defined in chapter 7, section 7.4 Containers and layers (Exercise 6 — the `Dense` layer: `hybrid_forward` and `_infer_shapes` (3 points))
+    # defined in chapter 7, section 7.4 Containers and layers (Exercise 6 — the `Dense` layer: `hybrid_forward` and `_infer_shapes`)
     def _infer_shapes(self, x):
         """Fill the weight's unknown input width from the first batch."""
         width = int(np.prod(x.shape[1:])) if self._flatten else x.shape[-1]
@@ -174,7 +174,7 @@ class Conv2D(HybridBlock):
         extra += f', Activation({self.act._act_type})' if self.act else ''
         return f'Conv2D({in_channels} -> {self._channels}, kernel_size={self._kernel}, stride={self._strides}{extra})'
 
-    # defined in chapter 9, section 9.6 The Gluon layer (Exercise 9 — `Conv2D._infer_shapes` (1 point))
+    # defined in chapter 9, section 9.6 The Gluon layer (Exercise 9 — `Conv2D._infer_shapes`)
     def _infer_shapes(self, x):
         """in_channels from the first batch (axis 1 of NCHW)."""
         if x.ndim != 4:

@@ -143,7 +143,7 @@ class Parameter:
                 self._data = self._data.astype(dtype)
             self.grad_req = self._grad_req
 
-    # defined in chapter 8, section 8.3 Writing parameters: `set_data` (Exercise 2 — `Parameter.set_data` (2 points))
+    # defined in chapter 8, section 8.3 Writing parameters: `set_data` (Exercise 2 — `Parameter.set_data`)
     def set_data(self, data):
         """Replace the parameter's values in place (the data() object stays the same)."""
         data = data if isinstance(data, NDArray) else nd.array(data)
@@ -222,7 +222,7 @@ class ParameterDict:
             return self._params[name]
         return None
 
-    # defined in chapter 7, section 7.2 Parameters (Exercise 1 — `ParameterDict.get` (2 points))
+    # defined in chapter 7, section 7.2 Parameters (Exercise 1 — `ParameterDict.get`)
     def get(self, name, **kwargs):
         """The Parameter prefix + name: found here or in the shared dict, or created with kwargs."""
         name = self.prefix + name

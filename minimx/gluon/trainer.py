@@ -61,7 +61,7 @@ class Trainer:
             self._update(p, batch_size)
             data._fresh_grad = False
 
-    # defined in chapter 8, section 8.7 The Trainer (Exercise 7 — `Trainer._update` (3 points))
+    # defined in chapter 8, section 8.7 The Trainer (Exercise 7 — `Trainer._update`)
     def _update(self, p, batch_size):
         """SGD on one parameter: rescaled (and clipped) gradient, weight decay, optional momentum."""
         lr, wd = self._lr * p.lr_mult, self._wd * p.wd_mult

@@ -17,7 +17,7 @@ def _pair(value):
     """An int means the same on both axes; a pair is kept."""
     return (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
 
-# defined in chapter 9, section 9.4 Padding and stride (Exercise 5 — `conv_output_shape` (1 point))
+# defined in chapter 9, section 9.4 Padding and stride (Exercise 5 — `conv_output_shape`)
 def conv_output_shape(shape, kernel, pad=0, stride=1):
     """(out_h, out_w) = floor((n + 2p - k) / s) + 1 on each axis."""
     (kh, kw), (ph, pw), (sh, sw) = _pair(kernel), _pair(pad), _pair(stride)
@@ -26,7 +26,7 @@ def conv_output_shape(shape, kernel, pad=0, stride=1):
         raise MXNetError(f'kernel {(kh, kw)} is larger than the padded input {(h + 2 * ph, w + 2 * pw)}')
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
-# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 6 — `im2col` (2 points))
+# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 6 — `im2col`)
 def im2col(x, kernel, pad=0, stride=1):
     """Every kh×kw window of the NCHW batch x as a column: shape (C·kh·kw, N·out_h·out_w)."""
     (kh, kw), (ph, pw), (sh, sw) = _pair(kernel), _pair(pad), _pair(stride)
@@ -37,7 +37,7 @@ def im2col(x, kernel, pad=0, stride=1):
     out_h, out_w = windows.shape[2:4]
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * out_h * out_w)
 
-# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 7 — `convolution_forward` (2 points))
+# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 7 — `convolution_forward`)
 @register_op('Convolution')
 def convolution_forward(x, weight, *bias, kernel, pad=(0, 0), stride=(1, 1)):
     """NCHW convolution by im2col: one (O, C·kh·kw) x (C·kh·kw, N·out_h·out_w) product."""
@@ -64,7 +64,7 @@ def col2im(cols, x_shape, kernel, pad=0, stride=1):
             padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += grid[:, i, j].transpose(1, 0, 2, 3)
     return padded[:, :, ph:ph + h, pw:pw + w]
 
-# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 8 — `convolution_backward` (3 points))
+# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 8 — `convolution_backward`)
 @gradient('Convolution')
 def convolution_backward(node, dy):
     """Gradients of a Convolution for its input, weight and bias (each only if needed)."""

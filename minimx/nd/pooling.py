@@ -11,7 +11,7 @@ from minimx.autograd import gradient
 from minimx.nd.convolution import _pair
 from minimx.nd import MXNetError, NDArray, invoke, register_op
 
-# defined in chapter 10, section 10.4 Pooling (Exercise 4 — `pool_output_shape` (1 point))
+# defined in chapter 10, section 10.4 Pooling (Exercise 4 — `pool_output_shape`)
 def pool_output_shape(shape, kernel, pad=0, stride=None, ceil_mode=False):
     """(out_h, out_w) of pooling: floor (or ceil) of (n + 2p - k) / s, plus one; stride = kernel by default."""
     (kh, kw), (ph, pw) = _pair(kernel), _pair(pad)
@@ -50,7 +50,7 @@ def _window_counts(x_shape, kernel, pad, stride, ceil_mode):
     ones, out_h, out_w = _padded(np.ones((1, 1) + tuple(x_shape[2:]), np.float32), kernel, pad, stride, ceil_mode, 0)
     return sum(ones[s] for s in _offsets(kernel, stride, out_h, out_w))
 
-# defined in chapter 10, section 10.4 Pooling (Exercise 5 — `pooling_forward` (2 points))
+# defined in chapter 10, section 10.4 Pooling (Exercise 5 — `pooling_forward`)
 @register_op('Pooling')
 def pooling_forward(x, kernel, pool_type='max', pad=(0, 0), stride=(1, 1), ceil_mode=False, count_include_pad=True):
     """Max or average pooling of an NCHW batch, one whole-array operation per window offset."""
@@ -67,7 +67,7 @@ def pooling_forward(x, kernel, pool_type='max', pad=(0, 0), stride=(1, 1), ceil_
         out /= kh * kw if count_include_pad else _window_counts(x.shape, kernel, pad, stride, ceil_mode)
     return out
 
-# defined in chapter 10, section 10.4 Pooling (Exercise 6 — `pooling_backward` (3 points))
+# defined in chapter 10, section 10.4 Pooling (Exercise 6 — `pooling_backward`)
 @gradient('Pooling')
 def pooling_backward(node, dy):
     """Max: the gradient goes to each window's first maximum. Average: spread over the window."""
