@@ -19,6 +19,8 @@ GLOSSARY = BOOK / 'appendix' / 'glossary.md'
 STRESS = 'stress in a sentence, not a term'
 NOT_TERMS = {
     'what you will build': 'the label above every chapter\'s table of exercises',
+    'graded': 'the label of the list of graded features that ends each exercise',
+    'total': 'the last row of a chapter\'s table of exercises and points',
     'watch the memory': 'a quotation of the study notes\' warning (注意内存的开销)',
     **{word: STRESS for word in (
         'added', 'all', 'always copies', 'and at least one input is already in the graph', 'before',
