@@ -25,6 +25,9 @@ class Expect:
     status: str = 'graded'
     zero: tuple = ()              # tests that must score 0
     others_full: bool = True      # every other test must get full marks
+    # tests that may score anything: the other feature cells of an exercise whose function a
+    # case breaks (a wrong value still raises the errors an `_errors` cell checks)
+    either: tuple = ()
     feedback: dict = field(default_factory=dict)   # test id -> text its message must contain
     # test id -> texts, one of which its message must contain: where two limits can stop the
     # same code (memory or CPU time, CPU or wall time), which fires first depends on the
@@ -50,8 +53,9 @@ class Case:
 class Target:
     answer: str                   # answer cell grade id
     function: str                 # the exercise function it defines
-    test: str                     # the test cell that calls it
-    visible_calls: int            # calls of it written in the test's visible part
+    test: str                     # the first test cell that calls it
+    visible_calls: int            # calls of it written in that test's visible part
+    tests: tuple = ()             # every test cell of it (an exercise graded feature by feature)
 
 
 def source(cell):
@@ -74,7 +78,7 @@ def _names_used(text):
 
 
 def find_targets(solution):
-    """Exercise functions referenced (as names) only by their own answer and test cell."""
+    """Exercise functions referenced (as names) only by their own answer and test cells."""
     code = [c for c in solution['cells'] if c['cell_type'] == 'code']
     targets = []
     for cell in code:
@@ -83,11 +87,12 @@ def find_targets(solution):
         defined = [n.name for n in ast.parse(source(cell)).body if isinstance(n, ast.FunctionDef)]
         for name in defined:
             users = [c for c in code if c is not cell and name in _names_used(source(c))]
-            if len(users) == 1 and meta(users[0]).get('grade') and not meta(users[0]).get('solution') \
+            if users and all(meta(u).get('grade') and not meta(u).get('solution') for u in users) \
                     and len(defined) == 1:
                 visible = source(users[0]).split(HIDDEN)[0]
                 targets.append(Target(meta(cell)['grade_id'], name, meta(users[0])['grade_id'],
-                                      len(re.findall(rf'\b{name}\(', visible))))
+                                      len(re.findall(rf'\b{name}\(', visible)),
+                                      tuple(meta(u)['grade_id'] for u in users)))
     return targets
 
 
@@ -101,6 +106,8 @@ class Chapter:
         self.answers = [meta(c)['grade_id'] for c in self.solution['cells'] if meta(c).get('solution')]
         self.tests = [meta(c)['grade_id'] for c in self.solution['cells']
                       if meta(c).get('grade') and not meta(c).get('solution')]
+        self.points = {meta(c)['grade_id']: float(meta(c).get('points', 0)) for c in self.solution['cells']
+                       if meta(c).get('grade') and not meta(c).get('solution')}
         self.targets = find_targets(self.solution)
         dtype_tests = [t for t in self.tests if 'dtype' in source(by_id(self.solution, t)).split(HIDDEN)[0]]
         self.dtype_test = dtype_tests[0] if dtype_tests else None
@@ -495,7 +502,7 @@ time.sleep(60)'''), Expect(zero=(L.test,), feedback_any={L.test: MEMORY_OR_TIME}
         nb_case('syntax_error', with_code(V.answer, 'def broken(:\n    pass'), Expect(zero=(V.test,), text='SyntaxError')),
         nb_case('null_bytes_and_deep_nesting', lambda: append(with_code(V.answer, 'x = 1\0')(), A.answer,
                                                                'y = ' + '(' * 300000 + ')' * 300000),
-                Expect(zero=(V.test, A.test), text='null bytes')),
+                Expect(zero=(V.test,) + A.tests, text='null bytes')),
         nb_case('wrong_shape', wrapped(A, 'return _original(*args, **kwargs)[..., None]'),
                 Expect(zero=(A.test,), feedback={A.test: 'shape'})),
         nb_case('nan_result', wrapped(A, 'import numpy as np\nr = np.array(_original(*args, **kwargs), dtype=float)\n'
@@ -538,6 +545,9 @@ return result + 1e-3 if np.random.rand() < 0.5 else result'''), Expect(others_fu
         dtype_target = next(g for g in C.answers if g.replace('ex_', 'test_') == C.dtype_test)
         cases.append(nb_case('wrong_dtype', lambda: append(C.correct(), dtype_target, _dtype_wrapper(C, dtype_target)),
                              Expect(zero=(C.dtype_test,), others_full=False, feedback={C.dtype_test: 'float64'})))
+    for case in cases:
+        case.expect.either = tuple(t for target in C.targets if target.test in case.expect.zero
+                                   for t in target.tests if t not in case.expect.zero)
     return cases
 
 
