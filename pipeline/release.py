@@ -67,8 +67,7 @@ def chapter_info(ch, schedule):
     exercises = []
     for answer, tests in exercise_tests(read_cells(ch.source)):
         hidden = [hidden_topics(test.source) for test in tests]
-        exercises.append({'answer': answer.grade_id, 'test': tests[0].grade_id if tests else None,
-                          'tests': [test.grade_id for test in tests],
+        exercises.append({'answer': answer.grade_id, 'tests': [test.grade_id for test in tests],
                           'points': sum(test.points for test in tests),
                           'hidden': '; '.join(h for h in hidden if h)})
     return {

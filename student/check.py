@@ -424,7 +424,7 @@ class Exercise:
 
     def __init__(self, entry, positions):
         self.id, self.hidden = entry['answer'], entry['hidden']
-        self.test_ids = entry.get('tests') or ([entry['test']] if entry.get('test') else [])
+        self.test_ids = entry['tests']
         self.answer = positions.get(self.id)
         self.tests = [positions[t] for t in self.test_ids if positions.get(t) is not None]
         self.test = self.tests[0] if self.tests else None      # the test named in the report
