@@ -22,8 +22,9 @@ Grade SUBMISSIONS/<student>/<notebook>.ipynb for one chapter. Each submission ru
 bubblewrap sandbox (no network, read-only system, unprivileged, killed at the end) under hard
 limits; scores are computed outside the sandbox by comparing the student's results with the
 reference solution's on hidden, seeded inputs. Every submission ends graded, student_error or
-infra_error; the exit status is 1 only for infra_error. A rerun resumes where an interrupted
-run stopped and leaves graded submissions alone.
+infra_error; the exit status is 0 when every submission ended graded or student_error, 1 if
+any ended infra_error (or the gradebook could not be written), 2 for a usage error. A rerun
+resumes where an interrupted run stopped and leaves graded submissions alone.
 
 Results: _grading/reports/chNN/ (grades.csv, feedback/, scores.png, attention.csv) and
 nbgrader's gradebook _grading/gradebook.db (nbgrader generate_feedback / export work).
@@ -38,6 +39,7 @@ examples:
   ./course check ch01 my.ipynb         the student's self-check on my.ipynb: visible checks and outputs
   ./course grade submissions/          grade submissions/<student>/<notebook>.ipynb, each in a sandbox
   ./course grade subs/ --chapter ch02 --jobs 2 --cell-timeout 60
+  ./course grade subs/ --cluster tcp://scheduler:8786   the sandboxes on a Dask cluster's workers
 """
 
 
@@ -67,7 +69,11 @@ def main(argv=None):
                        description=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('submissions', help='folder holding <student>/<notebook>.ipynb')
     p.add_argument('--chapter', help='chapter id (guessed from the notebook names if omitted)')
-    p.add_argument('--jobs', type=int, metavar='N', help='submissions graded at once (default: one per core)')
+    p.add_argument('--jobs', type=int, metavar='N', help='submissions graded at once (default: one per core); '
+                   'with --cluster local, the number of worker processes')
+    p.add_argument('--cluster', metavar='ADDRESS', help='run the sandboxes on a Dask cluster: a scheduler\'s address '
+                   '(tcp://host:8786) or "local" for a LocalCluster of --jobs workers here; intake, the reference '
+                   'run, verdicts and reports stay in this process (see autograder/cluster.py)')
     p.add_argument('--seed', type=int, metavar='N', help='derive the key of the hidden test cases from N '
                    '(default: a random key made once per chapter and kept in _grading/; every submission\'s '
                    'cases are a keyed hash of its student id and notebook, so reruns agree)')
@@ -102,7 +108,7 @@ def main(argv=None):
         limits = Limits(cell_seconds=args.cell_timeout, memory_mb=args.memory,
                         submission_seconds=args.timeout or 3 * args.cell_timeout)
         sys.exit(grade(args.submissions, args.chapter, jobs=args.jobs, seed=args.seed, limits=limits,
-                       sandbox=args.sandbox, generate=generate))
+                       sandbox=args.sandbox, generate=generate, cluster=args.cluster))
     else:
         parser.print_help()
 

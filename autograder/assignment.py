@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import importlib.util
 import json
-import queue
 import shutil
 import sys
 import threading
@@ -28,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from autograder import execution, verdict
+from autograder import execution, verdict, worker
 from autograder.notebook import (Structure, cell_imports, compiled_tests, imported_modules, match, out_of_time, parse,
                                  plan_cells, read_instructor, stub_sources, watched_functions)
 from autograder.rewrite import lint
@@ -57,8 +56,11 @@ class InfraError(RuntimeError):
 
 
 class Assignment:
-    def __init__(self, ch, store, sandbox, key):
+    def __init__(self, ch, store, sandbox, key, sandbox_request=None):
         self.ch, self.store, self.sandbox, self.key = ch, store, sandbox, key
+        # What every worker is told to use: this machine's own choice by default; a cluster asks
+        # for bubblewrap unless the instructor said --sandbox none (see grade.py).
+        self.sandbox_request = sandbox_request or ('none' if sandbox.mode == 'none' else 'bwrap')
         self.instructor = read_instructor(ch.source)
         self.stubs = stub_sources(read_instructor(ch.student))
         self.tests = [c for c in self.instructor if c.is_test]
@@ -74,6 +76,7 @@ class Assignment:
         self.stage = store.stage_dir()
         shutil.rmtree(self.stage, ignore_errors=True)
         stage(ch, self.stage)
+        self.bundle = worker.Bundle.of(self.stage)
         self.fingerprint = self._fingerprint()
         self.folder = store.reference_dir(self.fingerprint)
         self.main = None                      # the reference run's shared records (see prepare)
@@ -101,18 +104,21 @@ class Assignment:
         return int.from_bytes(hmac.new(self.key, message, 'sha256').digest()[:8], 'big') % SEED_RANGE
 
     def plan(self, answers, reference=False, seed=0, seeds=()):
-        sandbox = self.sandbox
+        """What the harness runs (worker.run_task adds the paths of the machine it runs on)."""
         preimport = self.preimport + ((self.main or {}).get('modules') or [])
         return {'cells': plan_cells(self.instructor, answers, self.compiled[not reference], self.imports), 'seed': seed,
                 'seeds': list(seeds), 'reference': reference, 'forbidden_modules': list(FORBIDDEN_MODULES),
-                'sys_path': [sandbox.stage_dir(self.stage), *sandbox.python_path],
-                'read_ok': sandbox.readable_prefixes(self.stage), 'preimport': sorted(set(preimport)),
-                'watched_functions': self.watched, 'env': self.env,
+                'preimport': sorted(set(preimport)), 'watched_functions': self.watched, 'env': self.env,
                 'student_files': [f'<{c.label}>' for c in self.instructor if c.is_answer]}
 
-    def run(self, plan, slot, limits=None):
+    def task(self, name, plan, limits=None):
+        """A worker's task for one run of `plan`: sandboxed as this grader's sandbox is."""
         limits = limits or self.sandbox.limits
-        return execution.run_plan(self.sandbox, slot, self.stage, plan, limits.submission_seconds, limits)
+        return worker.Task(name, plan, limits.submission_seconds, limits, self.sandbox_request, self.sandbox.read_only)
+
+    def run(self, plan, limits=None):
+        """Run a plan on this machine (the reference runs: their plans hold the answers)."""
+        return worker.run_task(self.task('reference', plan, limits), self.bundle)
 
     def reference_answers(self):
         return {c.grade_id: c.source for c in self.instructor if c.is_answer}
@@ -131,19 +137,8 @@ class Assignment:
             # seeds' records in memory until it ends.
             count = max(min(jobs, len(missing)), -(-len(missing) // SEEDS_PER_RUN))
             chunks = [missing[k::count] for k in range(count)]
-            slots = list(range(max(1, jobs)))
-            with ThreadPoolExecutor(len(slots)) as pool:
-                free = queue.Queue()
-                for slot in slots:
-                    free.put(slot)
-
-                def run(chunk):
-                    slot = free.get()
-                    try:
-                        return self._reference_run(chunk, slot)
-                    finally:
-                        free.put(slot)
-                for result in pool.map(run, chunks):
+            with ThreadPoolExecutor(max(1, min(jobs, count))) as pool:
+                for result in pool.map(self._reference_run, chunks):
                     if isinstance(result, InfraError):
                         raise result
         if not read_json(self.folder / 'validated.json'):
@@ -161,10 +156,10 @@ class Assignment:
         return replace(limits, cell_seconds=limits.cell_seconds * factor,
                        submission_seconds=limits.submission_seconds * factor, memory_mb=limits.memory_mb * 2)
 
-    def _reference_run(self, seeds, slot):
+    def _reference_run(self, seeds):
         try:
             plan = self.plan(self.reference_answers(), reference=True, seed=seeds[0], seeds=seeds)
-            run = self.run(plan, slot, self._reference_limits(seeds))
+            run = self.run(plan, self._reference_limits(seeds))
             problems = self._problems(run)
             if problems:
                 return InfraError('the reference solution does not pass its own tests under the grader:\n  '
@@ -234,7 +229,7 @@ class Assignment:
 
     def _validate(self, seed):
         """The reference answers, graded as a student's: same values, check for check."""
-        run = self.run(self.plan(self.reference_answers(), seed=seed), 0)
+        run = self.run(self.plan(self.reference_answers(), seed=seed))
         reference = self.reference_for(seed)
         problems = [] if run.complete else ['the run did not complete']
         index = {c['index']: c for c in self.plan({})['cells']}
@@ -264,18 +259,28 @@ class Assignment:
         write_json(self.folder / 'validated.json', {'seed': seed, 'ok': True})
 
     # -- one submission ------------------------------------------------------------------------
-    def grade(self, state, data, slot, files=None):
-        """Run and score one parsed submission; returns the updated state (not saved)."""
+    def submission_task(self, state, data, files=None):
+        """(task, context) of one submission: what a worker runs, and what judging its result
+        needs here. SubmissionError for a notebook that cannot be graded, InfraError when the
+        reference fails on this submission's cases."""
         cells, metadata = parse(data)
         structure = match(self.instructor, self.stubs, cells, metadata)
-        seed = self.seed_for(state)
-        reference = self.reference_for(seed)
-        plan = self.plan(structure.answers, seed=seed)
+        reference = self.reference_for(self.seed_for(state))
+        plan = self.plan(structure.answers, seed=self.seed_for(state))
         plan['files'] = {name: base64.b64encode(content).decode() for name, content in (files or {}).items()}
-        run = self.run(plan, slot)
+        return self.task(state['key'], plan), (structure, reference)
+
+    def judge(self, state, context, run):
+        """Score a submission's run; returns the updated state (not saved)."""
+        structure, reference = context
         if run.harness_failed:
             raise InfraError(run.harness_failed)
         return score(self, state, structure, run, reference)
+
+    def grade(self, state, data, files=None):
+        """Run (on this machine) and score one submission."""
+        task, context = self.submission_task(state, data, files)
+        return self.judge(state, context, worker.run_task(task, self.bundle))
 
 
 def _patched(reference, run, i):
@@ -356,7 +361,7 @@ def score(assignment, state, structure: Structure, run, reference):
         message = out_of_time(limits.submission_seconds)
     state.update(status=status, message=message, scores=scores, feedback=feedback,
                  notes=notes, attention=attention,
-                 timing={'seconds': round(run.seconds, 2), 'attempts': run.attempts,
+                 timing={'seconds': round(run.seconds, 2), 'attempts': run.attempts, 'worker': run.info.get('worker'),
                          'cpu_by_cell': {index[i]['label']: round(r.cpu, 2) for i, r in run.cells.items()}},
                  output=run.stdout.decode(errors='replace')[-4000:] + run.stderr.decode(errors='replace')[-4000:])
     return state

@@ -12,12 +12,14 @@ SIGKILL at the end (bubblewrap's PID namespace dies with its first process).
 Where bubblewrap is missing the grader still runs, loudly: same limits, a private working
 folder and (as root) an unprivileged uid, but the student's code can read this machine.
 """
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,6 +28,11 @@ from core.environment import DETERMINISTIC_ENV
 
 HARNESS = Path(__file__).resolve().parent / 'harness'
 SLOT_UID_BASE = 61000          # uids 61000.. are unused on Debian (system users stop at 999)
+# A run holds one slot of this machine for as long as it runs: a lock on one file of this
+# folder, shared by every grader and every cluster worker here, so no two sandboxes ever run
+# as the same uid (and cleaning up a slot's processes can only hit its own).
+SLOT_LOCKS = Path('/tmp/minimx-grading-slots')
+SLOTS = 512
 WARNING = """\
 WARNING: NO SANDBOX. bubblewrap (bwrap) is not usable here, so student code runs with
 only resource limits and a private working folder: it can read files on this machine and
@@ -73,8 +80,8 @@ def _python_paths():
 class Sandbox:
     """Builds the command that runs the harness for one worker slot."""
 
-    def __init__(self, mode, limits, read_only=()):
-        self.mode, self.limits = mode, limits
+    def __init__(self, mode, limits, read_only=(), harness=HARNESS):
+        self.mode, self.limits, self.harness = mode, limits, Path(harness)
         self.python, self.roots, self.python_path = _python_paths()
         self.read_only = [str(p) for p in read_only if Path(p).exists()]
         self.root = os.geteuid() == 0
@@ -83,13 +90,13 @@ class Sandbox:
         self.tools = {name: shutil.which(name) or name for name in ('prlimit', 'bwrap', 'setpriv')}
 
     @classmethod
-    def detect(cls, requested, limits, read_only=()):
+    def detect(cls, requested, limits, read_only=(), harness=HARNESS):
         """'auto' uses bubblewrap when it works here; 'bwrap' insists; 'none' skips it."""
         if not shutil.which('prlimit'):
             raise SystemExit('error: prlimit (Debian package util-linux) is needed to limit student code')
         if requested != 'none' and shutil.which('bwrap'):
             mode = 'bwrap' if os.geteuid() == 0 and shutil.which('setpriv') else 'bwrap-userns'
-            box = cls(mode, limits, read_only)
+            box = cls(mode, limits, read_only, harness)
             problem = box.probe()
             if not problem:
                 return box
@@ -97,7 +104,7 @@ class Sandbox:
                 raise SystemExit(f'error: bubblewrap does not work here: {problem}')
         elif requested == 'bwrap':
             raise SystemExit('error: --sandbox bwrap, but bwrap is not installed')
-        box = cls('none', limits, read_only)
+        box = cls('none', limits, read_only, harness)
         if box.drop and box.probe():
             box.drop = False       # the slot uid cannot read this Python (e.g. under /root)
         return box
@@ -112,10 +119,10 @@ class Sandbox:
 
     def probe(self):
         """None if a contained interpreter starts and imports numpy, else what went wrong."""
-        with tempfile.TemporaryDirectory(prefix='probe-') as stage:
+        with tempfile.TemporaryDirectory(prefix='probe-') as stage, claimed_slot() as slot:
             os.chmod(stage, 0o755)
             code = 'import sys; sys.path[:] = %r; import numpy' % (self.python_path,)
-            command = self.command(0, stage, [self.python, '-S', '-s', '-B', '-c', code])
+            command = self.command(slot, stage, [self.python, '-S', '-s', '-B', '-c', code])
             try:
                 result = subprocess.run(command, env=self.environment(), capture_output=True,
                                         text=True, timeout=60, start_new_session=True)
@@ -125,7 +132,7 @@ class Sandbox:
 
     # -- paths the harness sees ---------------------------------------------------------------
     def harness_dir(self):
-        return '/harness' if self.isolated else str(HARNESS)
+        return '/harness' if self.isolated else str(self.harness)
 
     def stage_dir(self, stage):
         return '/course' if self.isolated else str(stage)
@@ -139,7 +146,7 @@ class Sandbox:
 
     # -- the command ---------------------------------------------------------------------------
     def slot_uid(self, slot):
-        return SLOT_UID_BASE + slot + 64 * (os.getpid() % 60)
+        return SLOT_UID_BASE + slot
 
     def environment(self, scratch=None, chapter_env=None):
         """The run's whole environment: nothing inherited but the data location, plus the
@@ -199,7 +206,7 @@ class Sandbox:
                 parents(path)
                 args += ['--ro-bind', path, path]
                 bound.append(path)
-        args += ['--ro-bind', str(HARNESS), '/harness', '--ro-bind', str(stage), '/course']
+        args += ['--ro-bind', str(self.harness), '/harness', '--ro-bind', str(stage), '/course']
         args += ['--proc', '/proc', '--dev', '/dev', '--chdir', '/tmp']
         return args
 
@@ -247,3 +254,27 @@ class Sandbox:
                         pass
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def claimed_slot():
+    """A slot number no other run on this machine holds until the block ends (see SLOT_LOCKS)."""
+    if not SLOT_LOCKS.is_dir():
+        SLOT_LOCKS.mkdir(exist_ok=True)
+        os.chmod(SLOT_LOCKS, 0o1777)        # every grader of this machine, whoever runs it
+    for slot in range(SLOTS):
+        try:
+            fd = os.open(SLOT_LOCKS / str(slot), os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError:
+            continue                        # another user's lock file: not ours to take
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            yield slot
+        finally:
+            os.close(fd)                    # closing releases the lock, also when the process dies
+        return
+    raise RuntimeError(f'all {SLOTS} sandbox slots of this machine are in use ({SLOT_LOCKS})')

@@ -15,7 +15,7 @@ import pytest
 from autograder import gradebook, report, verdict
 from autograder import intake as intake_module
 from autograder import notebook as notebook_module
-from autograder.grade import find_chapter, grade_one
+from autograder.grade import attempt, find_chapter, record as record_state
 from autograder.harness import recorder
 from autograder.rewrite import RecordableChecks
 from autograder.intake import intake
@@ -296,21 +296,19 @@ def test_a_state_with_surrogates_is_saved_and_reads_back(tmp_path):
     assert json.loads((tmp_path / 'raw.json').read_text()) == {'text': SURROGATE}
 
 
-class BrokenAssignment:
-    """Grades by leaving in the state a value JSON cannot hold, as a grader bug would."""
-    fingerprint = 'fp'
-
-    def grade(self, state, data, slot, files):
-        state.update(status='graded', message='ok', scores={'t': object()})
-
-
-def test_grade_one_records_a_status_whatever_happens(tmp_path):
+def test_a_state_that_cannot_be_saved_still_ends_recorded(tmp_path):
+    """A grader bug that leaves in the state a value JSON cannot hold, and one that raises."""
     store = Store(CH, root=tmp_path)
     state = intake_module.new_state('alice', 'alice', 'fp')
     store.keep_copy('alice', b'{}')
-    grade_one(BrokenAssignment(), store, state, 0)
+    attempt(state, lambda: state.update(status='graded', message='ok', scores={'t': object()}))
+    record_state(store, state)
     assert state['status'] == 'infra_error' and 'could not save' in state['message']
     assert store.state('alice')['status'] == 'infra_error'
+    bob = intake_module.new_state('bob', 'bob', 'fp')
+    assert attempt(bob, lambda: 1 / 0) is None
+    record_state(store, bob)
+    assert store.state('bob')['status'] == 'infra_error' and 'ZeroDivisionError' in store.state('bob')['message']
 
 
 def big_points(value):
