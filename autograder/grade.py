@@ -162,7 +162,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
         seconds = time.monotonic() - started
         print(f'graded {len(todo)} in {seconds:.1f} s ({len(todo) / seconds * 60:.0f}/min)', flush=True)
     else:
-        print(f'grading {ch.id}: {len(states)} submissions, all already final', flush=True)
+        print(f'grading {ch.id}: {len(states)} submissions, 0 to run ({len(states)} already final)', flush=True)
     try:
         unrecorded = gradebook.record(ch, assignment, states)
     except Exception as err:                    # the store and reports are still right

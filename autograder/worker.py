@@ -24,7 +24,6 @@ from pathlib import Path
 from autograder import execution
 from autograder.sandbox import HARNESS, Limits, Sandbox, claimed_slot
 
-BUNDLES = Path(tempfile.gettempdir()) / 'minimx-grading-bundles'
 
 
 class WorkerRefused(RuntimeError):
@@ -50,12 +49,14 @@ class Bundle:
 
     def unpacked(self):
         """(harness folder, stage folder) of this bundle on this machine, written once per digest.
-        Folders are world-readable and read-only: an unprivileged sandbox uid reads them."""
-        folder = BUNDLES / self.digest
+        Folders are world-readable and read-only: an unprivileged sandbox uid reads them. They
+        live in the temporary folder ($TMPDIR), one per digest, so a batch unpacks each once."""
+        bundles = Path(tempfile.gettempdir()) / 'minimx-grading-bundles'
+        folder = bundles / self.digest
         if not folder.is_dir():
-            BUNDLES.mkdir(parents=True, exist_ok=True)
-            os.chmod(BUNDLES, 0o755)
-            partial = Path(tempfile.mkdtemp(prefix=f'.{self.digest}-', dir=BUNDLES))
+            bundles.mkdir(parents=True, exist_ok=True)
+            os.chmod(bundles, 0o755)
+            partial = Path(tempfile.mkdtemp(prefix=f'.{self.digest}-', dir=bundles))
             for name, data in self.files:
                 path = partial / name
                 path.parent.mkdir(parents=True, exist_ok=True)

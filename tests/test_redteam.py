@@ -51,9 +51,18 @@ def plant_bug(chapter):
     return bug, failing
 
 
-def course_grade(submissions, grading, *extra, timeout=1200, chapter=True):
+def grader_env(grading):
+    # The grader unpacks what its sandboxes mount in $TMPDIR (autograder/worker.py): under the
+    # store, so that sandbox_processes can tell this grader's sandboxes from any other's.
+    tmp = Path(grading, 'store', 'tmp')
+    tmp.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(grading))
+    env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(grading), TMPDIR=str(tmp))
+    return env
+
+
+def course_grade(submissions, grading, *extra, timeout=1200, chapter=True):
+    env = grader_env(grading)
     return subprocess.run([sys.executable, '-m', 'cli', 'grade', str(submissions),
                            *(['--chapter', CH.id] if chapter else []), *LIMITS, *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -133,9 +142,12 @@ def all_cases(chapter, port):
 CASE_NAMES = [c.name for c in all_cases(Chapter(CH), 0)]
 
 
-@pytest.fixture(scope='module')
-def redteam(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('redteam')
+@pytest.fixture(scope='module', params=['local', 'cluster'])
+def redteam(request, tmp_path_factory):
+    """The batch, graded by a pool of this process or (`cluster`) by the worker processes of a
+    Dask LocalCluster; the canaries are compared with a baseline graded locally either way."""
+    tmp = tmp_path_factory.mktemp(f'redteam-{request.param}')
+    engine = ['--cluster', 'local'] if request.param == 'cluster' else []
     chapter, listener = Chapter(CH), Listener()
     sandboxed = Sandbox.detect('auto', Limits()).isolated
     # CI installs bubblewrap: there, running unsandboxed is a regression to report, not a skip.
@@ -156,10 +168,10 @@ def redteam(tmp_path_factory):
     site_packages = sysconfig.get_paths()['purelib']
     before = sorted(os.listdir(site_packages))
     started = time.monotonic()
-    result = course_grade(batch, tmp / 'grading')
+    result = course_grade(batch, tmp / 'grading', *engine)
     seconds = time.monotonic() - started
     time.sleep(4)                  # the daemon case's process would act after 3 s
-    print(f'red-team batch: {len(cases)} cases + {len(canaries)} canaries graded in {seconds:.0f} s')
+    print(f'red-team batch ({request.param}): {len(cases)} cases + {len(canaries)} canaries graded in {seconds:.0f} s')
     return SimpleNamespace(cases={c.name: c for c in cases}, folders=folders, canaries=canaries,
                            result=result, states=stored(tmp / 'grading'), baseline=base, tmp=tmp,
                            chapter=chapter, listener=listener, survivors=sandbox_processes(tmp / 'grading'),
@@ -287,9 +299,11 @@ def test_rerun_changes_nothing(redteam):
     assert after == before
 
 
-def test_kill_minus_nine_mid_batch_then_rerun(tmp_path):
-    """The grader is killed while sandboxes run; the store stays consistent, nothing of the
-    sandboxes survives, and a rerun ends with what an uninterrupted run gives."""
+@pytest.mark.parametrize('engine', [[], ['--cluster', 'local']], ids=['local', 'cluster'])
+def test_kill_minus_nine_mid_batch_then_rerun(tmp_path, engine):
+    """The grader is killed while sandboxes run (on its own pool or on the workers of the
+    LocalCluster it started); the store stays consistent, nothing of the sandboxes survives,
+    and a rerun ends with what an uninterrupted run gives."""
     chapter = Chapter(CH)
     slow = by_id(chapter.solution, chapter.targets[0].answer)
     names = [f'{n:02d}_{"wrong" if n % 3 == 0 else "ok"}' for n in range(10)]
@@ -306,10 +320,8 @@ def test_kill_minus_nine_mid_batch_then_rerun(tmp_path):
     assert uninterrupted.returncode == 0, uninterrupted.stdout[-2000:]
 
     grading = tmp_path / 'killed'
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(grading))
-    proc = subprocess.Popen([sys.executable, '-m', 'cli', 'grade', str(folder), '--chapter', CH.id, *LIMITS],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, '-m', 'cli', 'grade', str(folder), '--chapter', CH.id, *LIMITS, *engine],
+                            cwd=ROOT, env=grader_env(grading), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         statuses = [s['status'] for s in stored(grading).values()]
