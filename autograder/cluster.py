@@ -8,8 +8,8 @@ Both run the same function, worker.run_task, on the same tasks; only the transpo
   (`tcp://host:8786`) that you started with `dask scheduler` / `dask worker` or through
   dask-jobqueue or dask-kubernetes, or `local` for a `LocalCluster` of `jobs` worker processes
   on this machine. The grader's own code, `autograder/` and `core/` without any chapter, is
-  uploaded to the workers, and the bundle (harness, checks.py, earlier chapters' minimx) is
-  scattered to them once. So a worker needs only the course's pinned environment,
+  uploaded to the workers, and the bundle (harness, checks.py, earlier chapters' minimx) goes
+  to them once, as the result of a task every run depends on. So a worker needs only the course's pinned environment,
   bubblewrap and util-linux, and never a checkout of this repository or its solutions.
 
 A worker that dies mid-run (killed, out of memory, its machine gone) loses nothing. The
@@ -24,7 +24,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder.worker import run_task
+from autograder.worker import run_task, unchanged
 
 GRADER_PACKAGES = ('autograder', 'core')
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,9 @@ class DaskPool:
 
     def run(self, tasks, bundle):
         from distributed import as_completed as finished
-        shared = self.client.scatter(bundle, broadcast=True)
+        # The bundle is the result of a task, not scattered data: a result the scheduler lost with
+        # a dead worker is computed again, scattered data is gone for good.
+        shared = self.client.submit(unchanged, bundle, key=f'bundle-{bundle.digest}', pure=False)
         # A task's key names its submission, so an instructor watching the cluster (and the
         # tests) can tell which worker runs whose notebook.
         self.futures = {self.client.submit(run_task, task, shared, key=f'grade-{task.name}', pure=False): task
