@@ -20,6 +20,7 @@ per submission. A task whose workers died `distributed.scheduler.allowed-failure
 import io
 import logging
 import tempfile
+import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -34,18 +35,28 @@ class LocalPool:
     """`jobs` sandboxes at a time on this machine."""
 
     def __init__(self, jobs):
-        self.jobs = jobs
+        self.jobs, self.started, self.finished = jobs, 0, 0
         self.description = f'{jobs} at a time on this machine'
+        self.lock = threading.Lock()
 
     def run(self, tasks, bundle):
         """Yield (task, Execution or the exception it raised) as runs finish."""
+        def counted(task):
+            with self.lock:
+                self.started += 1
+            try:
+                return run_task(task, bundle)
+            finally:
+                with self.lock:
+                    self.finished += 1
         with ThreadPoolExecutor(self.jobs) as pool:
-            futures = {pool.submit(run_task, task, bundle): task for task in tasks}
+            futures = {pool.submit(counted, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.exception() or future.result()
 
     def running(self):
-        return None                         # not known per task: the progress line leaves it out
+        with self.lock:
+            return self.started - self.finished
 
     def close(self):
         pass
