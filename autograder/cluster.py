@@ -90,7 +90,11 @@ class DaskPool:
                 raise SystemExit(f'error: cannot reach the Dask scheduler at {address}: {err}') from None
         workers = self.client.scheduler_info()['workers']
         if not workers:
-            self.client.wait_for_workers(1, timeout=120)
+            try:
+                self.client.wait_for_workers(1, timeout=120)
+            except TimeoutError:
+                self.close()
+                raise SystemExit(f'error: no worker joined the Dask scheduler at {address} in 120 s') from None
             workers = self.client.scheduler_info()['workers']
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder, 'minimx_grader.zip')
@@ -119,7 +123,7 @@ class DaskPool:
             future.release()
 
     def running(self):
-        """How many of this batch's runs the workers hold now."""
+        """How many tasks the cluster's workers hold now (this batch's, and any other client's)."""
         processing = self.client.processing()
         return sum(len(keys) for keys in processing.values())
 

@@ -54,8 +54,9 @@ class Bundle:
         bundles = Path(tempfile.gettempdir()) / 'minimx-grading-bundles'
         folder = bundles / self.digest
         if not folder.is_dir():
-            bundles.mkdir(parents=True, exist_ok=True)
-            os.chmod(bundles, 0o755)
+            if not bundles.is_dir():
+                bundles.mkdir(parents=True, exist_ok=True)
+                os.chmod(bundles, 0o755)        # the sandbox's unprivileged uid reads below it
             partial = Path(tempfile.mkdtemp(prefix=f'.{self.digest}-', dir=bundles))
             for name, data in self.files:
                 path = partial / name
