@@ -58,7 +58,7 @@ def graded_without_demonstrations(ch, store_root, sandbox, every, reference):
     data = json.dumps(Notebooks(ch).correct()).encode()
     cells, metadata = parse(data)
     structure = match(declared.instructor, declared.stubs, cells, metadata)
-    run = declared.run(declared.plan(structure.answers, seed=SEED), 0)
+    run = declared.run(declared.plan(structure.answers, seed=SEED))
     assert not run.harness_failed, run.harness_failed
     state = score(declared, {'key': 'reference', 'student': 'reference'}, structure, run, reference)
     return declared, declared.differences(run, reference), state
