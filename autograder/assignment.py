@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from autograder import execution, verdict, worker
+from autograder.demonstrations import declared_demonstrations
 from autograder.notebook import (Structure, cell_imports, compiled_tests, imported_modules, match, out_of_time, parse,
                                  plan_cells, read_instructor, stub_sources, watched_functions)
 from autograder.rewrite import lint
@@ -56,7 +57,9 @@ class InfraError(RuntimeError):
 
 
 class Assignment:
-    def __init__(self, ch, store, sandbox, key, sandbox_request=None):
+    def __init__(self, ch, store, sandbox, key, sandbox_request=None, all_cells=False):
+        """`all_cells` runs the chapter's demonstrations too (see demonstrations.py): the
+        grader as it was before chapters declared them, for tests and benchmarks."""
         self.ch, self.store, self.sandbox, self.key = ch, store, sandbox, key
         # What every worker is told to use: this machine's own choice by default; a cluster asks
         # for bubblewrap unless the instructor said --sandbox none (see grade.py).
@@ -65,13 +68,18 @@ class Assignment:
         self.stubs = stub_sources(read_instructor(ch.student))
         self.tests = [c for c in self.instructor if c.is_test]
         self.problems = [p for c in self.tests for p in lint(c.source, c.grade_id)]
+        # Cells no grade depends on, left out of every run (the chapter's metadata
+        # course.grading.demonstrations); a declaration that is wrong is refused in prepare().
+        demonstrations, problems = declared_demonstrations(self.instructor, ch.grading)
+        self.problems += problems
+        self.left_out = set() if all_cells else demonstrations
         self.compiled = {mode: compiled_tests(self.instructor, student=mode) for mode in (False, True)}
         self.imports = cell_imports(self.instructor)
         modules, aliases = imported_modules(self.instructor)
         self.preimport = sorted(modules | {lazy for m in modules for lazy in LAZY_IMPORTS.get(m, ())})
         self.watched = watched_functions(self.instructor, aliases)
         # Variables the chapter's notebook asks to be set for every run of it, the reference
-        # run included (its metadata course.grading.env; chapter 10 trains for one epoch).
+        # run included (its metadata course.grading.env).
         self.env = {str(k): str(v) for k, v in ch.grading.get('env', {}).items()}
         self.stage = store.stage_dir()
         shutil.rmtree(self.stage, ignore_errors=True)
@@ -91,7 +99,7 @@ class Assignment:
         for rel, text in sorted(earlier_package(self.ch).items()):
             h.update(rel.encode() + text.encode())
         h.update(json.dumps([self.sandbox.mode, self.sandbox.limits.describe(), sys.version,
-                             FORBIDDEN_MODULES], sort_keys=True).encode())
+                             FORBIDDEN_MODULES, sorted(self.left_out)], sort_keys=True).encode())
         return h.hexdigest()[:20]
 
     @property
@@ -106,7 +114,8 @@ class Assignment:
     def plan(self, answers, reference=False, seed=0, seeds=()):
         """What the harness runs (worker.run_task adds the paths of the machine it runs on)."""
         preimport = self.preimport + ((self.main or {}).get('modules') or [])
-        return {'cells': plan_cells(self.instructor, answers, self.compiled[not reference], self.imports), 'seed': seed,
+        cells = plan_cells(self.instructor, answers, self.compiled[not reference], self.imports, self.left_out)
+        return {'cells': cells, 'seed': seed,
                 'seeds': list(seeds), 'reference': reference, 'forbidden_modules': list(FORBIDDEN_MODULES),
                 'preimport': sorted(set(preimport)), 'watched_functions': self.watched, 'env': self.env,
                 'student_files': [f'<{c.label}>' for c in self.instructor if c.is_answer]}
@@ -127,11 +136,20 @@ class Assignment:
     def prepare(self, seeds, jobs=1):
         """Reference records for every seed in `seeds` (cached), then the one-time check that
         a student run of the reference answers reproduces them. InfraError if anything is off."""
-        if self.problems:
-            raise InfraError('the chapter\'s hidden tests cannot be graded safely:\n  ' + '\n  '.join(self.problems[:10]))
-        self.main = read_json(self.folder / 'main.json')
         probe = min(seeds) if seeds else 0
-        missing = [s for s in sorted({*seeds, probe}) if self.main is None or not self._seed_path(s).exists()]
+        self.compute_reference({*seeds, probe}, jobs)
+        if not read_json(self.folder / 'validated.json'):
+            self._validate(probe)
+        return self.main
+
+    def compute_reference(self, seeds, jobs=1):
+        """The reference run's records for every seed in `seeds` (cached), without the check
+        prepare() makes next. InfraError if the chapter cannot be graded."""
+        if self.problems:
+            raise InfraError('the chapter\'s tests or grading settings cannot be used safely:\n  '
+                             + '\n  '.join(self.problems[:10]))
+        self.main = read_json(self.folder / 'main.json')
+        missing = [s for s in sorted(seeds) if self.main is None or not self._seed_path(s).exists()]
         if missing:
             # Chunks of at most SEEDS_PER_RUN seeds, `jobs` runs at a time: a run keeps its
             # seeds' records in memory until it ends.
@@ -141,9 +159,6 @@ class Assignment:
                 for result in pool.map(self._reference_run, chunks):
                     if isinstance(result, InfraError):
                         raise result
-        if not read_json(self.folder / 'validated.json'):
-            self._validate(probe)
-        return self.main
 
     def _seed_path(self, seed):
         return self.folder / 'seeds' / f'{int(seed)}.json'
@@ -230,7 +245,18 @@ class Assignment:
     def _validate(self, seed):
         """The reference answers, graded as a student's: same values, check for check."""
         run = self.run(self.plan(self.reference_answers(), seed=seed))
-        reference = self.reference_for(seed)
+        problems = self.differences(run, self.reference_for(seed))
+        if problems:
+            raise InfraError('the reference answers do not reproduce the reference run when graded as a student\'s '
+                             '(a test computes an expected value in a way the student edition cannot drop, or a '
+                             'hidden part leaves a trace later cells see; see autograder/rewrite.py):\n  '
+                             + '\n  '.join(problems[:10]))
+        write_json(self.folder / 'validated.json', {'seed': seed, 'ok': True})
+
+    def differences(self, run, reference):
+        """Where a student run of the reference answers (`run`) departs from reference records
+        (`reference_for`): a cell that raised or did not run, a test whose checks produced other
+        values. [] when every check of every test saw exactly the reference's values."""
         problems = [] if run.complete else ['the run did not complete']
         index = {c['index']: c for c in self.plan({})['cells']}
         for i, cell in index.items():
@@ -251,12 +277,7 @@ class Assignment:
                     problems.append(f'{cell["label"]}: check {r + 1} ({part}, {theirs.get("what", "")[:60]!r}) '
                                     f'computes something else in a student run than in the reference run')
                     break
-        if problems:
-            raise InfraError('the reference answers do not reproduce the reference run when graded as a student\'s '
-                             '(a test computes an expected value in a way the student edition cannot drop, or a '
-                             'hidden part leaves a trace later cells see; see autograder/rewrite.py):\n  '
-                             + '\n  '.join(problems[:10]))
-        write_json(self.folder / 'validated.json', {'seed': seed, 'ok': True})
+        return problems
 
     # -- one submission ------------------------------------------------------------------------
     def submission_task(self, state, data, files=None):

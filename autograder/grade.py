@@ -133,6 +133,10 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     states = intake(submissions, ch, store, assignment.fingerprint)
     todo = [s for s in states if s['status'] == 'pending']        # not final, not failed at intake
     jobs = max(1, jobs or os.cpu_count() or 1)
+    if assignment.left_out:
+        names = ', '.join(assignment.instructor[i].label for i in sorted(assignment.left_out))
+        print(f'not run: {len(assignment.left_out)} demonstration cells the chapter declares '
+              f'(course.grading.demonstrations): {names}', flush=True)
     try:
         gradebook.prepare(ch, generate)
         if todo:

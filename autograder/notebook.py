@@ -261,14 +261,16 @@ class _Scanner:
             self.quote = None              # an unterminated one-line string: a SyntaxError to report
 
 
-def plan_cells(instructor, answers, tests, imports):
+def plan_cells(instructor, answers, tests, imports, left_out=()):
     """The harness's list of code cells: instructor cells, answer cells from `answers`, test
     cells as `tests` (grade id -> compiled parts, see compiled_tests) has them, and for each
-    instructor cell the names its imports bind (`imports`, see cell_imports). Called from many
-    grading threads at once, so it parses nothing (CPython 3.11's parser is not thread-safe)."""
+    instructor cell the names its imports bind (`imports`, see cell_imports). Cells whose
+    index is in `left_out` (the chapter's demonstrations, see demonstrations.py) are not in
+    it. Called from many grading threads at once, so it parses nothing (CPython 3.11's parser
+    is not thread-safe)."""
     cells = []
     for n, cell in enumerate(instructor):
-        if cell.kind != 'code':
+        if cell.kind != 'code' or n in left_out:
             continue
         kind = 'answer' if cell.is_answer else 'test' if cell.is_test else 'code'
         label = cell.label or f'cell {n + 1}'

@@ -41,7 +41,7 @@ def main():
         env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
         env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), COURSE_GRADING=str(Path(tmp, 'grading')))
         started = time.monotonic()
-        result = subprocess.run([sys.executable, '-m', 'pipeline', 'grade', str(subs), '--chapter', ch.id,
+        result = subprocess.run([sys.executable, '-m', 'cli', 'grade', str(subs), '--chapter', ch.id,
                                  '--jobs', str(args.jobs)], cwd=ROOT, env=env, capture_output=True, text=True)
         total = time.monotonic() - started
         if result.returncode:

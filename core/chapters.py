@@ -41,8 +41,9 @@ class Chapter:
     @property
     def grading(self):
         """The chapter's grading settings, from its solution notebook's metadata
-        `course.grading` (e.g. `{"env": {"MINIMX_EPOCHS": "1"}}`: variables set for every run
-        the grader makes of it, the reference run included); {} if it declares none."""
+        `course.grading`: `env`, variables set for every run the grader makes of it, the
+        reference run included, and `demonstrations`, cells the grader does not run
+        (autograder/demonstrations.py); {} if it declares none."""
         metadata = json.loads(self.source.read_text(encoding='utf-8')).get('metadata', {})
         return metadata.get('course', {}).get('grading', {})
 

@@ -48,14 +48,16 @@ def test_shipped_code_needs_only_the_standard_library_and_nbformat():
 
 
 def test_chapter_settings_live_in_the_chapter_not_in_the_grader():
-    """Chapter 10 trains for one epoch when graded: its notebook says so (metadata
-    course.grading), the plan carries it, and nothing in autograder/ names a chapter's
-    setting. The student edition does not carry the grader's settings."""
+    """Chapter 10 leaves its LeNet training out of grading, and trains one epoch wherever the
+    grader runs it: its notebook says so (metadata course.grading), the plan carries it, and
+    nothing in autograder/ names a chapter's setting. The student edition does not carry the
+    grader's settings."""
     import json
 
     from core.chapters import chapter
     lenet = chapter('ch10')
-    assert lenet.grading == {'env': {'MINIMX_EPOCHS': '1'}}
+    assert lenet.grading['env'] == {'MINIMX_EPOCHS': '1'}
+    assert 'code040' in lenet.grading['demonstrations']['skip']
     assert 'grading' not in json.loads(lenet.student.read_text(encoding='utf-8'))['metadata'].get('course', {})
     for path in sorted((ROOT / 'autograder').rglob('*.py')):
         assert 'MINIMX_EPOCHS' not in path.read_text(encoding='utf-8'), path.relative_to(ROOT)
