@@ -1036,6 +1036,26 @@ return _original(*args, **kwargs)
 '''
 
 
+# Every stub raises what the error checks expect, and nothing is implemented: a test cell of
+# error checks alone (one graded feature of an exercise) must not count for it. The message
+# names the shapes of the arguments as MXNet does, which the checks' `match=` look for.
+REFUSE_EVERYTHING = '''
+class _Refused(MXNetError, ValueError, TypeError, IndexError, KeyError):
+    def __init__(self, arguments):
+        shapes = [getattr(v, 'shape', v) for v in arguments.values()]
+        shapes = ' '.join('[' + ','.join(map(str, s)) + ']' for s in shapes if isinstance(s, tuple))
+        super().__init__(f'operands could not be broadcast together with shapes {shapes}: Incompatible attr')
+'''
+
+
+def refuse_everything(C):
+    nb = append(copy.deepcopy(C.student), C.answers[0], REFUSE_EVERYTHING)
+    for gid in C.answers:
+        cell = by_id(nb, gid)
+        cell['source'] = source(cell).replace('raise NotImplementedError()', 'raise _Refused(dict(locals()))')
+    return nb
+
+
 def harness_attack_cases(C, V, A, L):
     every = tuple(C.tests)
     first = C.answers[0]
@@ -1058,6 +1078,8 @@ def harness_attack_cases(C, V, A, L):
                       lambda folder: C.write(folder, wrap(C.correct(), V, LINE_CHANNEL.replace('VISIBLE', str(V.visible_calls))
                                                           .replace('CELL', V.answer))),
                       Expect(zero=(V.test,), absent='7654321')))
+    cases.append(Case('stub_raises_what_error_checks_expect', lambda folder: C.write(folder, refuse_everything(C)),
+                      Expect(zero=every, others_full=False)))
     view = next((t for t in C.targets if t.function == 'broadcast_view'), None)
     if view is not None:
         copying = 'import numpy as _np\nreturn _np.array(_original(*args, **kwargs))'
