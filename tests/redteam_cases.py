@@ -47,6 +47,7 @@ class Case:
     expect: Expect
     needs_sandbox: bool = False   # harmful or meaningless outside bubblewrap (fork bomb, disk...)
     folder: str = None            # the student folder's name, for cases about the name itself
+    known_hole: str = None        # an attack that still works, and why: the case must fail (strict xfail)
 
 
 @dataclass
@@ -1048,6 +1049,24 @@ class _Refused(MXNetError, ValueError, TypeError, IndexError, KeyError):
 '''
 
 
+# The same without raising on valid input: the answer measures how deep it is called (how many
+# frames it can still recurse into) and raises only when called deeper than a value check calls
+# it, as from check_raises(lambda: ...). No frame is read; nothing is validated.
+DEPTH_ORACLE = '''
+global _shallowest
+def _room(n=0):
+    try:
+        return _room(n + 1)
+    except RecursionError:
+        return n
+room = _room()
+_shallowest = max(globals().get('_shallowest', 0), room)
+if room < _shallowest:
+    raise MXNetError(' '.join('[' + ','.join(map(str, getattr(a, 'shape', a))) + ']' for a in args
+                              if hasattr(a, 'shape') or isinstance(a, tuple)))
+''' + WRONG
+
+
 def refuse_everything(C):
     nb = append(copy.deepcopy(C.student), C.answers[0], REFUSE_EVERYTHING)
     for gid in C.answers:
@@ -1080,6 +1099,11 @@ def harness_attack_cases(C, V, A, L):
                       Expect(zero=(V.test,), absent='7654321')))
     cases.append(Case('stub_raises_what_error_checks_expect', lambda folder: C.write(folder, refuse_everything(C)),
                       Expect(zero=every, others_full=False)))
+    cases.append(Case('raises_only_inside_check_raises', lambda folder: C.write(folder, wrap(C.correct(), V, DEPTH_ORACLE)),
+                      Expect(zero=V.tests), known_hole=(
+                          'an error-only test cell calls the answer only from check_raises, which the answer can tell '
+                          'by its call depth (or by counting calls): the tests must mix calls that must return into '
+                          'their hidden error checks, in an order seeded per submission and through one helper depth')))
     view = next((t for t in C.targets if t.function == 'broadcast_view'), None)
     if view is not None:
         copying = 'import numpy as _np\nreturn _np.array(_original(*args, **kwargs))'

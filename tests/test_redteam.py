@@ -204,12 +204,14 @@ def report_rows(redteam, name):
 
 
 @pytest.mark.parametrize('name', CASE_NAMES)
-def test_case_gets_its_expected_outcome(redteam, name):
+def test_case_gets_its_expected_outcome(redteam, name, request):
     if WANTED and name not in WANTED:
         pytest.skip('not in REDTEAM_CASES')
     if name not in redteam.cases:
         pytest.skip('harmful or meaningless without the bubblewrap sandbox (not available here)')
     case = redteam.cases[name]
+    if case.known_hole:            # once the grader or the tests close it, this fails: drop known_hole then
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f'known hole: {case.known_hole}'))
     folder = redteam.folders[name]
     state = redteam.states[store_key(folder)[0]]
     expect = case.expect
