@@ -35,6 +35,7 @@ from autograder.rewrite import lint
 from autograder.sandbox import HARNESS
 from autograder.store import read_json, write_json
 from core.chapters import CHECKS
+from core.notebook_format import exercise_tests
 from core.staging import earlier_package, stage
 
 GRADER_VERSION = 2
@@ -355,10 +356,17 @@ def score(assignment, state, structure: Structure, run, reference):
                          f'{verdict.explain_error(cell_run.error, False, limits.memory_mb, after=hidden_seen)}')
         if index[i]['kind'] == 'test' and cell_run.hidden_from is not None and hidden_seen is None:
             hidden_seen = index[i]['grade_id']
+    position = {cell['grade_id']: n for n, cell in index.items() if cell['kind'] == 'test'}
     for test in assignment.tests:
-        i = next(n for n, cell in index.items() if cell['grade_id'] == test.grade_id and cell['kind'] == 'test')
+        i = position[test.grade_id]
         scores[test.grade_id], feedback[test.grade_id] = _judge_test(assignment, test, i, run, reference,
                                                                      after_hidden.get(i))
+    exercises = [[(t.grade_id, position[t.grade_id]) for t in tests]
+                 for _, tests in exercise_tests(assignment.instructor)]
+    for gid, why in verdict.error_checks_not_earned(exercises, reference, run.cells).items():
+        if scores[gid] > 0:
+            scores[gid], feedback[gid] = 0.0, why
+            attention.append(f'{gid}: {why}')
     if run.tampered:
         attention.append(f'wrote to the grader\'s report channel ({run.tampered}); later tests were not run')
     refused = {k[8:]: n for k, n in run.events.items() if k.startswith('refused ')}

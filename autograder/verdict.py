@@ -327,6 +327,39 @@ def judge_cell(grade_id, points, reference, student, memory_mb, after_hidden=Non
     return CellVerdict(grade_id, points, points, f'passed ({count})')
 
 
+def _expected_errors(run):
+    """The exception names a test cell of error checks alone (every check a check_raises)
+    expects, from the reference run; None for a cell that checks anything else."""
+    records = run.records if run is not None else []
+    if not records or any(r.get('kind') != 'raises' for r in records):
+        return None
+    return [t for r in records for t in (r.get('params') or {}).get('types') or []]
+
+
+def error_checks_not_earned(exercises, reference, student):
+    """{grade id: message} of the error-only test cells that cannot count: another test cell of
+    the same exercise, which the reference finished, stopped in the student's run on one of the
+    errors the cell expects. An answer that raises on valid input too tells nothing apart: stubs
+    that raise MXNetError would earn every error feature of a chapter. `exercises` lists each
+    exercise's test cells as [(grade id, cell index)]; reference and student map index -> CellRun."""
+    found = {}
+    for cells in exercises:
+        for gid, i in cells:
+            expected = _expected_errors(reference.get(i))
+            for other, j in cells if expected else ():
+                mine, theirs = student.get(j), reference.get(j)
+                if other == gid or mine is None or not mine.error or theirs is None or theirs.error \
+                        or _expected_errors(theirs) is not None:
+                    continue
+                raised = next((t for t in expected if t in (mine.error.get('types') or ())), None)
+                if raised:
+                    found[gid] = (f'not counted: your answer raised {raised} in {other}, where a correct answer '
+                                  f'returns a result; error checks count only for an answer that raises them on '
+                                  f'wrong input, not on everything')
+                    break
+    return found
+
+
 def _position(r, hidden, hidden_from):
     return f'hidden checks, after {max(0, r - hidden_from)} passed' if hidden else f'check {r + 1}'
 

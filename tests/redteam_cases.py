@@ -12,7 +12,7 @@ import copy
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -47,6 +47,7 @@ class Case:
     expect: Expect
     needs_sandbox: bool = False   # harmful or meaningless outside bubblewrap (fork bomb, disk...)
     folder: str = None            # the student folder's name, for cases about the name itself
+    known_hole: str = None        # an attack that still works, and why: the case must fail (strict xfail)
 
 
 @dataclass
@@ -144,6 +145,15 @@ result = _original(*args, **kwargs)
 if isinstance(result, tuple):
     return result + (7,)
 return _np.asarray(result) + 1
+'''
+
+# Right values, and never an error: what fails an exercise's error feature and nothing else.
+SWALLOW = '''
+import numpy as _np
+try:
+    return _original(*args, **kwargs)
+except Exception:
+    return _np.zeros(1)
 '''
 
 LIAR = '''
@@ -388,6 +398,12 @@ def build_cases(chapter, bug, port):
         return lambda: wrap(append(C.correct(), first, extra_first), V, WRONG)
 
     zero_v, zero_a, zero_l = Expect(zero=(V.test,)), Expect(zero=(A.test,)), Expect(zero=(L.test,))
+    # A feature test cell after the first of its exercise, and an answer that fails that feature
+    # alone (it never raises): the cell's points must stay lost whatever is done to the cell.
+    feature = next(t for t in V.tests if t != V.test)
+
+    def swallowing(change):
+        return lambda: change(wrap(C.correct(), V, SWALLOW))
     cases = [
         # -- cheating --------------------------------------------------------------------------
         nb_case('patch_assert_helpers', wrong_v(PATCH_HELPERS), zero_v),
@@ -404,6 +420,18 @@ def build_cases(chapter, bug, port):
         nb_case('test_cell_renamed', lambda: _rename(C.correct(), V.test, 'test_mine'),
                 Expect(text='missing from your notebook', attention=True)),
         nb_case('test_cell_duplicated', lambda: _duplicate(C.correct(), V.test), Expect(text='copies of this test')),
+        nb_case('feature_test_cell_edited', swallowing(lambda nb: _edit_test(nb, feature)),
+                Expect(zero=(feature,), text='was edited', attention=True)),
+        nb_case('feature_test_cell_deleted', swallowing(lambda nb: _delete(nb, feature)),
+                Expect(zero=(feature,), text='missing from your notebook', attention=True)),
+        nb_case('feature_test_cell_moved_above_its_answer', swallowing(lambda nb: _move_first(nb, feature)),
+                Expect(zero=(feature,))),
+        nb_case('feature_test_cell_remarked', swallowing(lambda nb: _remark(nb, feature)),
+                Expect(zero=(feature,), text='metadata was changed')),
+        # The answer takes the feature test's grade id (its cell id kept) and the test cell goes.
+        nb_case('answer_holds_a_feature_test_id',
+                swallowing(lambda nb: _rename(_delete(nb, feature), V.answer, feature, keep_cell_id=True)),
+                Expect(zero=(feature,), text='found by its cell id', attention=True)),
         nb_case('answer_renamed', lambda: _rename(C.correct(), V.answer, 'ex_mine'),
                 Expect(zero=(V.test,), text='answer cell is missing')),
         nb_case('answer_grade_id_changed', lambda: _rename(C.correct(), V.answer, 'ex_mine', keep_cell_id=True),
@@ -546,9 +574,25 @@ return result + 1e-3 if np.random.rand() < 0.5 else result'''), Expect(others_fu
         cases.append(nb_case('wrong_dtype', lambda: append(C.correct(), dtype_target, _dtype_wrapper(C, dtype_target)),
                              Expect(zero=(C.dtype_test,), others_full=False, feedback={C.dtype_test: 'float64'})))
     for case in cases:
-        case.expect.either = tuple(t for target in C.targets if target.test in case.expect.zero
-                                   for t in target.tests if t not in case.expect.zero)
+        extra = tuple(t for target in C.targets if target.test in case.expect.zero
+                      for t in target.tests if t not in case.expect.zero)
+        # a copy: cases share Expect objects (zero_v...)
+        case.expect = replace(case.expect, **({'zero': case.expect.zero + extra} if case.name in FAILS_ON_EVERY_CALL
+                                              else {'either': extra}))
     return cases
+
+
+# Cases whose target function returns nothing right on any call (it is missing, never compiles,
+# loops, exits, raises an error no check expects or returns a liar): every feature cell of its
+# exercise scores 0, the error checks included. The other cases call the original somewhere,
+# so a feature they leave alone (the errors the original raises) may still pass: `either`.
+FAILS_ON_EVERY_CALL = {
+    'lying_eq', 'answer_renamed', 'answer_became_markdown', 'syntax_error', 'null_bytes_and_deep_nesting',
+    'os_exit_in_function', 'system_exit_in_function', 'branch_on_grading_environment', 'forbidden_library',
+    'patch_time_and_run_slow', 'infinite_loop_top_level', 'infinite_loop_in_function', 'loop_ignoring_signals',
+    'sleep_forever', 'input_call', 'memory_bomb', 'flood_stdout', 'signal_handlers_against_limits',
+    'exception_in_function', 'relies_on_a_later_cell', 'deep_recursion',
+}
 
 
 # -- student text is data ----------------------------------------------------------------------
@@ -660,6 +704,13 @@ def _edit_test(nb, grade_id):
 
 def _remark(nb, grade_id):
     by_id(nb, grade_id)['metadata']['nbgrader'].update(points=100, grade=False, solution=True)
+    return nb
+
+
+def _move_first(nb, grade_id):
+    cell = by_id(nb, grade_id)
+    nb['cells'].remove(cell)
+    nb['cells'].insert(0, cell)
     return nb
 
 
@@ -1036,6 +1087,44 @@ return _original(*args, **kwargs)
 '''
 
 
+# Every stub raises what the error checks expect, and nothing is implemented: a test cell of
+# error checks alone (one graded feature of an exercise) must not count for it. The message
+# names the shapes of the arguments as MXNet does, which the checks' `match=` look for.
+REFUSE_EVERYTHING = '''
+class _Refused(MXNetError, ValueError, TypeError, IndexError, KeyError):
+    def __init__(self, arguments):
+        shapes = [getattr(v, 'shape', v) for v in arguments.values()]
+        shapes = ' '.join('[' + ','.join(map(str, s)) + ']' for s in shapes if isinstance(s, tuple))
+        super().__init__(f'operands could not be broadcast together with shapes {shapes}: Incompatible attr')
+'''
+
+
+# The same without raising on valid input: the answer measures how deep it is called (how many
+# frames it can still recurse into) and raises only when called deeper than a value check calls
+# it, as from check_raises(lambda: ...). No frame is read; nothing is validated.
+DEPTH_ORACLE = '''
+global _shallowest
+def _room(n=0):
+    try:
+        return _room(n + 1)
+    except RecursionError:
+        return n
+room = _room()
+_shallowest = max(globals().get('_shallowest', 0), room)
+if room < _shallowest:
+    raise MXNetError(' '.join('[' + ','.join(map(str, getattr(a, 'shape', a))) + ']' for a in args
+                              if hasattr(a, 'shape') or isinstance(a, tuple)))
+''' + WRONG
+
+
+def refuse_everything(C):
+    nb = append(copy.deepcopy(C.student), C.answers[0], REFUSE_EVERYTHING)
+    for gid in C.answers:
+        cell = by_id(nb, gid)
+        cell['source'] = source(cell).replace('raise NotImplementedError()', 'raise _Refused(dict(locals()))')
+    return nb
+
+
 def harness_attack_cases(C, V, A, L):
     every = tuple(C.tests)
     first = C.answers[0]
@@ -1058,6 +1147,13 @@ def harness_attack_cases(C, V, A, L):
                       lambda folder: C.write(folder, wrap(C.correct(), V, LINE_CHANNEL.replace('VISIBLE', str(V.visible_calls))
                                                           .replace('CELL', V.answer))),
                       Expect(zero=(V.test,), absent='7654321')))
+    cases.append(Case('stub_raises_what_error_checks_expect', lambda folder: C.write(folder, refuse_everything(C)),
+                      Expect(zero=every, others_full=False)))
+    cases.append(Case('raises_only_inside_check_raises', lambda folder: C.write(folder, wrap(C.correct(), V, DEPTH_ORACLE)),
+                      Expect(zero=V.tests), known_hole=(
+                          'an error-only test cell calls the answer only from check_raises, which the answer can tell '
+                          'by its call depth (or by counting calls): the tests must mix calls that must return into '
+                          'their hidden error checks, in an order seeded per submission and through one helper depth')))
     view = next((t for t in C.targets if t.function == 'broadcast_view'), None)
     if view is not None:
         copying = 'import numpy as _np\nreturn _np.array(_original(*args, **kwargs))'

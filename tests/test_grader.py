@@ -533,3 +533,25 @@ def test_messages_after_hidden_tests_keep_nothing_the_code_chose():
     assert 'stolen' not in verdict.explain_error(refused, hidden=True, memory_mb=1)
     before = verdict.explain_error(error, hidden=False, memory_mb=1)
     assert 'inputs: 1 2 3' in before and 'line 1440103' in before
+
+
+def test_error_checks_count_only_for_an_answer_that_returns_on_valid_input():
+    """An exercise's error-only feature cell (every check a check_raises) is no evidence when the
+    answer raised the same error in the exercise's value cell: stubs that raise MXNetError would
+    earn every error feature. A wrong value, or another exception, leaves its points alone."""
+    from autograder.execution import CellRun
+    raises = {'kind': 'raises', 'value': ['raised', ['MXNetError'], 'x'], 'params': {'types': ['MXNetError']}}
+    reference = {1: CellRun(records=[{'kind': 'array', 'value': ['none']}], finished=True),
+                 2: CellRun(records=[raises, raises], finished=True)}
+    exercise = [[('test_view', 1), ('test_view_error', 2)]]
+
+    def student(error):
+        return {1: CellRun(records=[], finished=True, error=error), 2: CellRun(records=[raises, raises], finished=True)}
+    everywhere = {'types': ['_Refused', 'MXNetError', 'RuntimeError', 'Exception'], 'message': 'no', 'where': None}
+    found = verdict.error_checks_not_earned(exercise, reference, student(everywhere))
+    assert list(found) == ['test_view_error'] and 'raised MXNetError in test_view' in found['test_view_error']
+    other = {'types': ['IndexError', 'Exception'], 'message': 'bug', 'where': None}
+    assert verdict.error_checks_not_earned(exercise, reference, student(other)) == {}
+    assert verdict.error_checks_not_earned(exercise, reference, student(None)) == {}
+    reference[1].error = everywhere                 # the reference raises there too: nothing to tell apart
+    assert verdict.error_checks_not_earned(exercise, reference, student(everywhere)) == {}

@@ -3,6 +3,7 @@ chapters released by then, the reference code of an earlier chapter only after i
 and nowhere -- no page, notebook, zip member, search index or source file -- a line of an
 answer the calendar does not release, of a hidden test, or of an instructor note."""
 import datetime
+import html
 import io
 import re
 import zipfile
@@ -39,11 +40,25 @@ def instructor_lines(ch):
     return {line for line in lines if len(line) > 20 and line not in PUBLIC}
 
 
+TAG = re.compile(r'<[^>]*>')
+SMART_QUOTES = str.maketrans({'\u2018': "'", '\u2019': "'", '\u201c': '"', '\u201d': '"'})
+
+
+def shown_text(page):
+    """An HTML page's text as a browser shows it. In the markup a leaked line is never whole:
+    highlighted code is a span per token, `<`, `&` and quotes are entities, and prose gets
+    curly quotes."""
+    return html.unescape(TAG.sub('', page)).translate(SMART_QUOTES)
+
+
 def published_texts(out):
-    """(name, text) of every file under `out`, and of every member of every zip there."""
+    """(name, text) of every file under `out`, and of every member of every zip there; an
+    HTML page also as it is shown."""
     for path in sorted(p for p in Path(out).rglob('*') if p.is_file()):
         data = path.read_bytes()
         yield str(path.relative_to(out)), data.decode('utf-8', errors='ignore')
+        if path.suffix == '.html':
+            yield f'{path.relative_to(out)} (as shown)', shown_text(data.decode('utf-8', errors='ignore'))
         if path.suffix == '.zip':
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 for member in zf.namelist():
@@ -84,9 +99,24 @@ def test_nothing_is_published_that_the_calendar_keeps(published):
         scanned += 1
         found += [(name, forbidden[line]) for line in leaked(list(forbidden), text)]
         assert 'solutions/' not in text, f'{name} names the instructor repository\'s solutions/'
+        # compiled code holds no line of its source: this scan could not see what it carries
+        assert not name.endswith(('.pyc', '.pyo', '.so')), f'{name} is compiled code'
     FIGURES[f'publish as of {schedule.as_of}: files scanned (zip members included)'] = scanned
     assert found == [], found[:10]
     assert scanned > 10
+
+
+def test_a_line_in_a_highlighted_or_escaped_page_is_found():
+    """A line the site shows is found even where its markup splits or escapes it: a code block
+    highlighted token by token, `<` and quotes as entities."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    line = "return (a < b) & (mode == 'wrap')"
+    for page in (highlight(line, PythonLexer(), HtmlFormatter()), f'<p>{html.escape(line)}</p>'):
+        assert leaked([line], page) == []                       # the markup alone hides it
+        assert leaked([line], shown_text(page)) == [line], page
 
 
 # The shipped copy of the format's own definition is the one file that names the markers.

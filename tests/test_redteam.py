@@ -7,6 +7,9 @@ canary, two at a time; every canary must come out exactly as in a batch of canar
 Then: nothing escaped (no process survives, the site-packages and the network are
 untouched, nothing was found), a rerun changes nothing, and `kill -9` of the grader in the
 middle of a batch followed by a rerun gives the results of an uninterrupted run.
+
+REDTEAM_CASES=name,name grades only those cases (and their canaries): the whole batch takes
+minutes, and a single case is what one tries while working on it.
 """
 import csv
 import json
@@ -140,6 +143,8 @@ def all_cases(chapter, port):
 
 
 CASE_NAMES = [c.name for c in all_cases(Chapter(CH), 0)]
+WANTED = {n for n in os.environ.get('REDTEAM_CASES', '').split(',') if n}
+assert WANTED <= set(CASE_NAMES), f'REDTEAM_CASES names no such case: {sorted(WANTED - set(CASE_NAMES))}'
 
 
 @pytest.fixture(scope='module', params=['local', 'cluster'])
@@ -152,7 +157,8 @@ def redteam(request, tmp_path_factory):
     sandboxed = Sandbox.detect('auto', Limits()).isolated
     # CI installs bubblewrap: there, running unsandboxed is a regression to report, not a skip.
     assert sandboxed or not os.environ.get('CI'), 'CI=true but the bubblewrap sandbox does not work here'
-    cases = [c for c in all_cases(chapter, listener.port) if sandboxed or not c.needs_sandbox]
+    cases = [c for c in all_cases(chapter, listener.port) if (sandboxed or not c.needs_sandbox)
+             and (not WANTED or c.name in WANTED)]
     write_canaries(chapter, tmp / 'baseline', ['canary_ok', 'canary_wrong'])
     baseline = course_grade(tmp / 'baseline', tmp / 'grading-baseline')
     assert baseline.returncode == 0, baseline.stdout[-3000:] + baseline.stderr[-3000:]
@@ -210,10 +216,14 @@ def report_rows(redteam, name):
 
 
 @pytest.mark.parametrize('name', CASE_NAMES)
-def test_case_gets_its_expected_outcome(redteam, name):
+def test_case_gets_its_expected_outcome(redteam, name, request):
+    if WANTED and name not in WANTED:
+        pytest.skip('not in REDTEAM_CASES')
     if name not in redteam.cases:
         pytest.skip('harmful or meaningless without the bubblewrap sandbox (not available here)')
     case = redteam.cases[name]
+    if case.known_hole:            # once the grader or the tests close it, this fails: drop known_hole then
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f'known hole: {case.known_hole}'))
     folder = redteam.folders[name]
     state = redteam.states[store_key(folder)[0]]
     expect = case.expect
@@ -266,6 +276,8 @@ def test_canaries_are_undisturbed(redteam):
 
 
 def test_unseeded_randomness_is_reproducible(redteam):
+    if not {'unseeded_randomness', 'unseeded_randomness_again'} <= set(redteam.cases):
+        pytest.skip('not in REDTEAM_CASES')
     first, again = (redteam.states[redteam.folders[n]] for n in ('unseeded_randomness', 'unseeded_randomness_again'))
     assert outcome(first) == outcome(again)
 
@@ -277,8 +289,9 @@ def test_nothing_escapes_the_sandbox(redteam):
     assert redteam.listener.connections == 0, 'a submission reached a server outside the sandbox'
     path, before = redteam.site_packages
     assert sorted(os.listdir(path)) == before, 'a submission wrote into site-packages'
-    reader = redteam.states[redteam.folders['read_instructor_files']]
-    assert 'FOUND-SECRET' not in reader.get('output', ''), reader.get('output')
+    if 'read_instructor_files' in redteam.folders:
+        reader = redteam.states[redteam.folders['read_instructor_files']]
+        assert 'FOUND-SECRET' not in reader.get('output', ''), reader.get('output')
 
 
 def test_gradebook_holds_the_canaries_scores(redteam):
