@@ -1,7 +1,8 @@
 """`./course grade SUBMISSIONS`: grade a folder of untrusted submissions (THREATS.md).
 
 SUBMISSIONS holds one folder per student with their notebook inside
-(`SUBMISSIONS/alice/ch01_ndarray.ipynb`). The steps:
+(`SUBMISSIONS/alice/ch01_ndarray.ipynb`), or is the zip a platform wrote (Canvas, Moodle,
+Gradescope; archives.py), read in memory. The steps:
 
 1. intake   every submission is validated, copied, hashed and recorded as pending
             (`_grading/store/chNN/`) before any student code runs;
@@ -17,6 +18,7 @@ A rerun after an interruption (even `kill -9`) resumes from the store and leaves
 submissions alone. The exit status is 1 only if something ended as infra_error.
 """
 import os
+import posixpath
 import queue
 import sys
 import threading
@@ -27,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder import gradebook, report
+from autograder.archives import Archive, ArchiveError
+from autograder.archives import entries as archive_entries
 from autograder.assignment import Assignment, InfraError
 from autograder.intake import intake, notebook_chapter
 from autograder.notebook import SubmissionError
@@ -41,17 +45,22 @@ DATASETS = ['/usr/share/datasets']
 def find_chapter(submissions, requested=None):
     """The chapter to grade: --chapter, or else the one most students' notebooks are named
     for (chNN_...). A student who handed in another chapter's notebook does not stop the
-    batch: intake tells them which chapter this batch grades. A tie needs --chapter."""
+    batch: intake tells them which chapter this batch grades. A tie needs --chapter.
+    `submissions` is a folder of the folder layout or a list of archives.Entry."""
     if requested:
         return chapter(requested)
     votes = Counter()
-    for folder in os.scandir(submissions):
-        try:
-            if folder.is_dir(follow_symlinks=False):
-                votes.update({notebook_chapter(f.name) for f in os.scandir(folder.path)
-                              if f.name.endswith('.ipynb')} - {None})
-        except OSError:
-            pass                                # unreadable: intake will say so
+    if isinstance(submissions, list):
+        for entry in submissions:
+            votes.update({notebook_chapter(posixpath.basename(n)) for n in entry.files if n.endswith('.ipynb')} - {None})
+    else:
+        for folder in os.scandir(submissions):
+            try:
+                if folder.is_dir(follow_symlinks=False):
+                    votes.update({notebook_chapter(f.name) for f in os.scandir(folder.path)
+                                  if f.name.endswith('.ipynb')} - {None})
+            except OSError:
+                pass                                # unreadable: intake will say so
     ranked = votes.most_common()
     tally = ', '.join(f'{cid}: {n}' for cid, n in sorted(ranked))
     if not ranked or len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
@@ -63,6 +72,29 @@ def find_chapter(submissions, requested=None):
           + (f'; {others} with another chapter\'s notebook will be told so (--chapter chNN chooses)' if others else ''),
           flush=True)
     return ch
+
+
+# -- input handling: a folder of the folder layout, or an LMS archive (archives.py) ------------
+def open_submissions(submissions, platform=None):
+    """(source, archive or None): `source` is the folder itself or the archive's entries.
+    ArchiveError if an archive cannot be read at all; SystemExit if there is nothing to read."""
+    if submissions.is_dir():
+        if platform not in (None, 'folder'):
+            raise ArchiveError(f'{submissions} is a folder; --from {platform} needs the zip the platform wrote')
+        return submissions, None
+    if not submissions.is_file():
+        raise SystemExit(f'error: {submissions} is neither a folder of submissions nor an archive')
+    archive = Archive(submissions)
+    try:
+        found, entries = archive_entries(archive, platform)
+    except ArchiveError:
+        archive.close()
+        raise
+    print(f'{submissions.name}: a {found} archive, {sum(e.problem is None for e in entries)} students'
+          + (f', {sum(e.problem is not None for e in entries)} files that map to no student'
+             if any(e.problem for e in entries) else ''), flush=True)
+    return entries, archive
+# -- end of input handling ---------------------------------------------------------------------
 
 
 class Progress:
@@ -97,18 +129,23 @@ class Progress:
         self.stream.flush()
 
 
-def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto', generate=None):
-    """Grade a folder of submissions; return the exit status (1 if any infra_error).
+def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto', generate=None,
+          platform=None, deadlines=None):
+    """Grade a folder or an LMS archive of submissions; return the exit status (1 if any
+    infra_error, 2 if the archive cannot be read). `platform` is --from (None: detect it);
+    `deadlines` maps chapter ids to the release calendar's deadline (a date), from the CLI.
 
     `generate(chapters, release_directory, work_directory)` is the course's nbgrader
     generate_assignment (pipeline/generate.py, passed in by the CLI): nbgrader's gradebook
     learns a chapter's cells only from it, and the grader does not build the course."""
     if generate is None:
         raise ValueError('grade() needs the course\'s generate (pipeline.generate.generate) for the gradebook')
-    submissions = Path(submissions)
-    if not submissions.is_dir():
-        raise SystemExit(f'error: {submissions} is not a folder of submissions')
-    ch = find_chapter(submissions, requested_chapter)
+    try:
+        source, archive = open_submissions(Path(submissions), platform)
+    except ArchiveError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    ch = find_chapter(source, requested_chapter)
     store = Store(ch)
     store.lock()
     read_only = DATASETS + ([os.environ['FASHION_MNIST']] if os.environ.get('FASHION_MNIST') else [])
@@ -116,7 +153,9 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     if not box.isolated:
         print("\n" + box.warning() + "\n", file=sys.stderr, flush=True)
     assignment = Assignment(ch, store, box, store.secret(seed))
-    states = intake(submissions, ch, store, assignment.fingerprint)
+    states = intake(source, ch, store, assignment.fingerprint, (deadlines or {}).get(ch.id))
+    if archive:
+        archive.close()                 # every member is now in the store or refused
     todo = [s for s in states if s['status'] == 'pending']        # not final, not failed at intake
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     print(f'grading {ch.id}: {len(states)} submissions, {len(todo)} to run '
