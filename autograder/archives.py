@@ -114,11 +114,12 @@ class Archive:
     @staticmethod
     def _why_not_read(info):
         if stat.S_ISLNK(info.external_attr >> 16):
-            return 'a symbolic link (never followed)'
+            return 'a symbolic link (never followed; submit the file itself)'
         if info.flag_bits & 0x1:
             return 'encrypted'
         if info.file_size > MAX_MEMBER_BYTES:
-            return f'{info.file_size / 2**20:.0f} MB; the limit is {MAX_MEMBER_BYTES >> 20} MB'
+            return (f'{info.file_size / 2**20:.1f} MB; the limit is {MAX_MEMBER_BYTES >> 20} MB '
+                    f'(clear large outputs and resubmit)')
         if info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             return f'compressed {info.file_size // max(info.compress_size, 1)}:1 (a zip bomb)'
         return None

@@ -81,7 +81,7 @@ def folder_entries(submissions):
         else:
             for item in sorted(os.scandir(folder.path), key=lambda e: e.name):
                 if item.is_symlink():
-                    entry.refused[item.name] = 'a symbolic link (never followed)'
+                    entry.refused[item.name] = 'a symbolic link (never followed; submit the file itself)'
                 elif item.is_dir(follow_symlinks=False):
                     entry.files[item.name + '/'] = None            # listed as ignored, never read
                 else:
@@ -111,7 +111,7 @@ def pick_notebook(entry, ch):
     refused_notebooks = sorted(n for n in entry.refused if n.endswith('.ipynb'))
     if not notebooks and refused_notebooks:
         name = wanted if wanted in entry.refused else refused_notebooks[0]
-        raise SubmissionError(f'{printable(name)} was not read: {entry.refused[name]}; submit the notebook file itself')
+        raise SubmissionError(f'{printable(name)} was not read: {entry.refused[name]}')
     if not notebooks:
         raise SubmissionError(f'no notebook in the submission (expected {wanted})'
                               + (f'; it holds {", ".join(others)[:200]}, which is not a notebook' if others else ''))
