@@ -90,9 +90,9 @@ def open_submissions(submissions, platform=None):
     except ArchiveError:
         archive.close()
         raise
-    print(f'{submissions.name}: a {found} archive, {sum(e.problem is None for e in entries)} students'
-          + (f', {sum(e.problem is not None for e in entries)} files that map to no student'
-             if any(e.problem for e in entries) else ''), flush=True)
+    loose = sum(e.student_id.startswith('unmapped file ') for e in entries)
+    print(f'{submissions.name}: a {found} archive, {len(entries) - loose} students'
+          + (f', {loose} file(s) that map to no student' if loose else ''), flush=True)
     return entries, archive
 # -- end of input handling ---------------------------------------------------------------------
 

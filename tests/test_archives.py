@@ -221,3 +221,79 @@ def test_a_gradescope_time_after_the_deadline_is_late(tmp_path):
     saved = json.loads((tmp_path / 'grading' / 'store' / CH.id / 'submissions' / 's1001' / 'state.json').read_text())
     assert saved['platform']['sid'] == 's1001' and saved['late'] is True
     archive.close()
+
+
+# -- one batch per platform through `./course grade`, as an instructor runs it ------------------
+def correct_notebook():
+    from redteam_cases import Chapter
+    return json.dumps(Chapter(CH).correct()).encode()
+
+
+def grade_archive(path, grading, *extra):
+    from test_redteam import course_grade
+    return course_grade(path, grading, *extra)
+
+
+def report(grading, name):
+    import csv
+    with open(grading / 'reports' / CH.id / name, newline='') as f:
+        return list(csv.reader(f))
+
+
+@pytest.mark.slow
+def test_a_canvas_download_is_graded_and_its_grades_go_back(tmp_path):
+    good = correct_notebook()
+    members = {f'smithjane_1001_2001_{WANTED}': good, f'doejohn_LATE_1002_2002_{WANTED}': b'{}',
+               f'doejohn_LATE_1002_2005_{CH.name}-1.ipynb': good, 'roeann_1003_2003_essay.pdf': b'%PDF',
+               'readme.txt': b'x'}
+    result = grade_archive(make_zip(tmp_path / 'canvas.zip', members), tmp_path / 'grading')
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = {r[0]: r for r in report(tmp_path / 'grading', 'grades.csv')[1:]}
+    jane = rows['smithjane (1001)']
+    assert jane[1] == 'graded' and jane[2] == jane[3]                               # full marks
+    assert rows['doejohn (1002)'][2] == rows['doejohn (1002)'][3]                   # the resubmission, full marks
+    assert rows['roeann (1003)'][1] == 'student_error' and rows['readme.txt'][1] == 'student_error'
+    canvas = report(tmp_path / 'grading', 'canvas_grades.csv')
+    assert canvas[0][:5] == ['Student', 'ID', 'SIS User ID', 'SIS Login ID', 'Section']
+    assert sorted(r[1] for r in canvas[2:]) == ['1001', '1002', '1003']
+    assert report(tmp_path / 'grading', 'late.csv')[1][0] == 'doejohn (1002)'
+    names = zipfile.ZipFile(tmp_path / 'grading' / 'reports' / CH.id / 'feedback_canvas.zip').namelist()
+    assert f'doejohn_LATE_1002_2005_{CH.name}_feedback.html' in names
+
+
+@pytest.mark.slow
+def test_a_moodle_download_is_graded_by_participant(tmp_path):
+    members = {f'Jane Smith_501_assignsubmission_file/{WANTED}': correct_notebook(),
+               f'John Doe_502_assignsubmission_file/{WANTED}': b'not json',
+               f'John Doe_502_assignsubmission_file/extra.ipynb': NB,
+               f'Amy Lee_503_assignsubmission_file/a.ipynb': NB, 'Amy Lee_503_assignsubmission_file/b.ipynb': NB}
+    result = grade_archive(make_zip(tmp_path / 'moodle.zip', members), tmp_path / 'grading')
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = {r[0]: r for r in report(tmp_path / 'grading', 'grades.csv')[1:]}
+    assert rows['Jane Smith (501)'][1] == 'graded' and rows['Jane Smith (501)'][2] == rows['Jane Smith (501)'][3]
+    assert rows['John Doe (502)'][1] == 'student_error' and 'not a Jupyter notebook' in rows['John Doe (502)'][-1]
+    assert '2 notebooks' in rows['Amy Lee (503)'][-1]
+    moodle = report(tmp_path / 'grading', 'moodle_grades.csv')
+    assert ['Participant 501', 'Participant 502', 'Participant 503'] == sorted(r[1] for r in moodle[1:])
+    names = zipfile.ZipFile(tmp_path / 'grading' / 'reports' / CH.id / 'feedback_moodle.zip').namelist()
+    assert f'Jane Smith_501_assignsubmission_file/{CH.name}_feedback.html' in names
+
+
+@pytest.mark.slow
+def test_a_gradescope_export_is_graded_by_sid_and_a_broken_zip_is_exit_status_2(tmp_path):
+    path = tmp_path / 'gradescope.zip'
+    root = 'assignment_42_export'
+    make_zip(path, {f'{root}/submission_metadata.yml': GRADESCOPE_YML.encode(),
+                    f'{root}/submission_1001/{WANTED}': correct_notebook(),
+                    f'{root}/submission_1002/notes.md': b'# no notebook'})
+    result = grade_archive(path, tmp_path / 'grading')
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = {r[0]: r for r in report(tmp_path / 'grading', 'grades.csv')[1:]}
+    assert rows['Jane Smith (s1001)'][1] == 'graded'
+    assert rows['Ann Roe (s1004)'][1] == 'student_error' and 'no notebook' in rows['Ann Roe (s1004)'][-1]
+    state = json.loads((tmp_path / 'grading' / 'store' / CH.id / 'submissions' / 's1001' / 'state.json').read_text())
+    assert state['late'] is True and state['platform']['submitted_at'].startswith('2027-01-25')   # schedule.toml: 01-24
+    assert any('2 attempts' in n for n in state['notes'])
+    path.write_bytes(path.read_bytes()[:100])                                      # a download cut short
+    broken = grade_archive(path, tmp_path / 'grading-2')
+    assert broken.returncode == 2 and 'not a readable zip archive' in broken.stderr and 'Traceback' not in broken.stderr
