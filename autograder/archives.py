@@ -69,8 +69,13 @@ class Entry:
     id_source: str = 'folder name'   # what the student id was read from, for messages
 
 
+MAX_NAME = 1000                      # characters of a member's name (the name patterns stay fast)
+
+
 def unsafe_name(name):
     """Why a member's name is unsafe to use as a path, or None."""
+    if len(name) > MAX_NAME:
+        return f'a name of over {MAX_NAME} characters'
     if name.startswith('/') or re.match(r'[A-Za-z]:', name) or '\\' in name:
         return 'an absolute or Windows path'
     if '..' in name.split('/'):

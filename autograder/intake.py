@@ -105,7 +105,8 @@ def pick_notebook(entry, ch):
     if others:
         notes.append(f'only the notebook is graded; ignored: {", ".join(others)[:200]}')
     if wanted in notebooks:
-        return wanted, notes
+        extra = [printable(n) for n in notebooks if n != wanted]
+        return wanted, notes + ([f'graded {wanted}; other notebooks ignored: {", ".join(extra)[:200]}'] if extra else [])
     if len(notebooks) == 1:
         return notebooks[0], notes + lone_notebook(notebooks[0], ch.id, wanted, {c.id for c in chapters()})
     refused_notebooks = sorted(n for n in entry.refused if n.endswith('.ipynb'))

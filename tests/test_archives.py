@@ -164,7 +164,8 @@ def test_unsafe_members_are_refused_each_in_its_students_record(tmp_path):
     members = {f'aa_1_11_{WANTED}': NB,                                       # fine
                f'bb_2_12_{WANTED}': b'\0' * (5 << 20),                          # 5 MB of zeros: a zip bomb
                f'cc_3_13_{WANTED}': b'x' * 10,                                 # corrupted below
-               f'/abs_4_14_{WANTED}': NB, f'../up_5_15_{WANTED}': NB}
+               f'/abs_4_14_{WANTED}': NB, f'../up_5_15_{WANTED}': NB,
+               'ee_7_17_' + 'x' * 1100 + '.ipynb': NB}
     path = make_zip(tmp_path / 'c.zip', members, symlinks={f'dd_6_16_{WANTED}': '/etc/passwd'})
     data = bytearray(path.read_bytes())
     at = data.index(b'cc_3_13_') + len(f'cc_3_13_{WANTED}')               # the local header's name ends here
@@ -178,6 +179,7 @@ def test_unsafe_members_are_refused_each_in_its_students_record(tmp_path):
     assert 'zip bomb' in states['2']['message']
     assert states['3']['status'] == 'student_error' and 'could not be read from the archive' in states['3']['message']
     assert 'symbolic link' in states['6']['message']
+    assert 'a name of over 1000 characters' in states['7']['message']
     unsafe = [s for s in states.values() if not s['valid_id']]
     assert len(unsafe) == 2 and all('maps to no student' in s['message'] for s in unsafe)
     assert not (tmp_path / 'etc').exists() and not (tmp_path.parent / f'up_5_15_{WANTED}').exists()
