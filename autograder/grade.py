@@ -15,7 +15,8 @@ Gradescope; archives.py), read in memory. The steps:
             student, scores.png and attention.csv.
 
 A rerun after an interruption (even `kill -9`) resumes from the store and leaves graded
-submissions alone. The exit status is 1 only if something ended as infra_error.
+submissions alone. The exit status is 1 if something ended as infra_error, 2 if an archive
+cannot be read at all.
 """
 import os
 import posixpath
@@ -29,10 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder import gradebook, report
-from autograder.archives import Archive, ArchiveError
-from autograder.archives import entries as archive_entries
+from autograder.archives import ArchiveError
 from autograder.assignment import Assignment, InfraError
-from autograder.intake import intake, notebook_chapter
+from autograder.intake import intake, notebook_chapter, open_submissions
 from autograder.notebook import SubmissionError
 from autograder.safe_text import safe_text
 from autograder.sandbox import Limits, Sandbox
@@ -73,28 +73,6 @@ def find_chapter(submissions, requested=None):
           flush=True)
     return ch
 
-
-# -- input handling: a folder of the folder layout, or an LMS archive (archives.py) ------------
-def open_submissions(submissions, platform=None):
-    """(source, archive or None): `source` is the folder itself or the archive's entries.
-    ArchiveError if an archive cannot be read at all; SystemExit if there is nothing to read."""
-    if submissions.is_dir():
-        if platform not in (None, 'folder'):
-            raise ArchiveError(f'{submissions} is a folder; --from {platform} needs the zip the platform wrote')
-        return submissions, None
-    if not submissions.is_file():
-        raise SystemExit(f'error: {submissions} is neither a folder of submissions nor an archive')
-    archive = Archive(submissions)
-    try:
-        found, entries = archive_entries(archive, platform)
-    except ArchiveError:
-        archive.close()
-        raise
-    loose = sum(e.student_id.startswith('unmapped file ') for e in entries)
-    print(f'{submissions.name}: a {found} archive, {len(entries) - loose} students'
-          + (f', {loose} file(s) that map to no student' if loose else ''), flush=True)
-    return entries, archive
-# -- end of input handling ---------------------------------------------------------------------
 
 
 class Progress:

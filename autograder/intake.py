@@ -16,7 +16,8 @@ import re
 import stat
 
 from autograder import notebook as rules
-from autograder.archives import Entry
+from autograder.archives import Archive, ArchiveError, Entry
+from autograder.archives import entries as archive_entries
 from autograder.notebook import MAX_NOTEBOOK_BYTES, SubmissionError, lone_notebook, parse, printable  # noqa: F401
 from autograder.store import FINAL, sha256
 from core.chapters import chapters
@@ -185,6 +186,27 @@ def refreshed(old, new, store):
         old.update(facts)
         store.save_safely(old)
     return old
+
+
+def open_submissions(submissions, platform=None):
+    """(source, archive or None): `source` is the folder itself or the archive's entries.
+    ArchiveError if an archive cannot be read at all; SystemExit if there is nothing to read."""
+    if submissions.is_dir():
+        if platform not in (None, 'folder'):
+            raise ArchiveError(f'{submissions} is a folder; --from {platform} needs the zip the platform wrote')
+        return submissions, None
+    if not submissions.is_file():
+        raise SystemExit(f'error: {submissions} is neither a folder of submissions nor an archive')
+    archive = Archive(submissions)
+    try:
+        found, entries = archive_entries(archive, platform)
+    except ArchiveError:
+        archive.close()
+        raise
+    loose = sum(e.student_id.startswith('unmapped file ') for e in entries)
+    print(f'{submissions.name}: a {found} archive, {len(entries) - loose} students'
+          + (f', {loose} file(s) that map to no student' if loose else ''), flush=True)
+    return entries, archive
 
 
 def intake(submissions, ch, store, fingerprint, deadline=None):
