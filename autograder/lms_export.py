@@ -15,17 +15,22 @@ and in `_grading/reports/`: canvas_gradebook.csv and moodle_gradebook.csv, one a
 column per chapter graded so far, from every chapter's lms.json.
 
 The layouts. Canvas's gradebook CSV: the columns Student, ID, SIS User ID, SIS Login ID,
-Section, then one column per assignment, and under the header the "Points Possible" row that
-Canvas's own export writes (Canvas guides, "How do I import grades in the Gradebook?"; a
-column whose name matches no assignment creates one). Canvas's "Re-upload Submissions" takes a
-zip of files named as the download named them, `<name>_<user id>_<attachment id>_<anything>`,
-and attaches each as a comment to that submission (instructure/canvas-lms,
-Assignment#generate_comments_from_files, which reads the ids with /_\\d+_/). Moodle's grade
-import: any columns, one of which the teacher maps to a user field (user id, username, ID
-number or email), and one column per grade item (docs.moodle.org, "Grade import"). Moodle's
-"Upload multiple feedback files in a zip" takes the download's folders, one per participant,
-`<Full Name>_<participant id>_assignsubmission_file`, with the feedback files inside.
-Gradescope documents no bulk feedback upload, so its students get the folders zip.
+Section, then one column per assignment (a name that matches no assignment creates one), as
+Canvas's guide "How do I import grades in the Gradebook?" gives them; the search tool did not
+return that guide itself, so the "Points Possible" row under the header follows what Canvas's
+own export writes (its exported files and the tools reading them), and whether the import
+reads it for a new column is unconfirmed. Canvas's "Re-upload Submissions" takes a zip of files
+named as the download named them, `<name>_<user id>_<attachment id>_<anything>`, and attaches
+each as a comment to that submission (instructure/canvas-lms,
+Assignment#generate_comments_from_files and infer_comment_context_from_filename, which reads
+the ids with /_\d+_/ and needs the attachment to be the submission's; canvas-lms#2406 shows
+one in use). Moodle's grade import: any columns, one of which the teacher maps to a user field
+(userid, username, useridnumber, useremail), and one per grade item (docs.moodle.org, "Grade
+import"). Moodle's "Upload multiple feedback files in a zip" takes the download's folders, one
+per participant, `<Full Name>_<participant id>_assignsubmission_file`, with the feedback files
+inside: so a public instructor's guide found by the code search says (its repository was not
+named); Moodle's own page on it was not found. Gradescope documents no bulk feedback upload,
+so its students get the folders zip.
 
 Every cell is made safe text (safe_text.csv_cell): a name from an archive cannot start a
 spreadsheet formula or carry a surrogate into a file.
