@@ -171,8 +171,32 @@ def detect(archive):
                        'names, and not <student>/<file> folders); pass --from canvas|moodle|gradescope|folder')
 
 
+def layout_scores(names):
+    """(how many names fit Canvas's or Moodle's layout, how many the folder layout)."""
+    folders = len(names) if names and all(n.count('/') == 1 for n in names) else 0
+    return max(sum(bool(layouts.canvas_file(n)) for n in names), sum(bool(layouts.moodle_member(n)) for n in names)), \
+        folders
+
+
+def unwrap(archive):
+    """A download an instructor unzipped and zipped again inside one folder (`submissions/...`)
+    is read as if that folder were not there, when its names fit a layout better that way."""
+    names = list(archive.members) + list(archive.refused)
+    tops = {n.partition('/')[0] for n in names}
+    if len(tops) != 1 or not all('/' in n for n in names):
+        return
+    cut = len(next(iter(tops))) + 1
+    (lms_inside, folders_inside), (lms, _) = layout_scores([n[cut:] for n in names]), layout_scores(names)
+    if lms_inside > lms or lms_inside == lms == 0 and folders_inside:
+        archive.members = {n[cut:]: info for n, info in archive.members.items()}
+        archive.refused = {n[cut:]: why for n, why in archive.refused.items()}
+
+
 def entries(archive, platform=None):
     """(platform, [Entry]) of an open Archive; `platform` None detects it."""
+    if platform != 'gradescope' and not any(posixpath.basename(n) == 'submission_metadata.yml'
+                                            for n in archive.members):
+        unwrap(archive)
     platform = platform or detect(archive)
     if platform not in PLATFORMS:
         raise ArchiveError(f'unknown platform {platform!r}; choose one of {", ".join(PLATFORMS)}')

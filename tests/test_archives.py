@@ -62,6 +62,16 @@ def test_canvas_names_give_user_ids_late_flags_and_the_latest_resubmission(tmp_p
     archive.close()
 
 
+def test_a_download_zipped_again_inside_a_folder_reads_the_same(tmp_path):
+    members = {f'submissions/{name}': data for name, data in canvas_members().items()}
+    found, students, archive = parsed(make_zip(tmp_path / 'c.zip', members))
+    assert found == 'canvas' and list(students['1001'].files) == [WANTED] and students['1001'].files[WANTED]() == NB
+    archive.close()
+    found, students, archive = parsed(make_zip(tmp_path / 'f.zip', {f'alice/{WANTED}': NB}))   # one student
+    assert found == 'folder' and list(students) == ['alice']
+    archive.close()
+
+
 def test_moodle_folders_give_participant_ids(tmp_path):
     members = {f'Jane Smith_501_assignsubmission_file/{WANTED}': NB,
                'Jane Smith_501_assignsubmission_onlinetext/onlinetext.html': b'<p>hi</p>',
