@@ -71,7 +71,7 @@ def main(argv=None):
     p.add_argument('chapter', help='chapter id, e.g. ch01')
     p.add_argument('notebook', help="the student's notebook")
 
-    p = sub.add_parser('grade', help='grade a folder of untrusted submissions (one folder per student)',
+    p = sub.add_parser('grade', help='grade untrusted submissions: a folder per student, or an LMS zip',
                        description=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('submissions', help='folder holding <student>/<notebook>.ipynb, or a Canvas, Moodle or '
                    'Gradescope zip of submissions')
