@@ -82,7 +82,11 @@ def _latest_canvas_attempt(entry):
         if name.endswith('.ipynb'):
             groups.setdefault(CANVAS_RESUBMISSION.sub('', name), []).append(name)
     for base, names in groups.items():
-        if len(names) < 2:
+        if names == [base]:
+            continue
+        if len(names) == 1:              # the zip holds the current attempt only: x-2.ipynb alone
+            entry.notes.append(f'Canvas numbered this re-submission {printable(names[0])}; graded as {printable(base)}')
+            entry.files[base] = entry.files.pop(names[0])
             continue
         newest = max(names, key=lambda n: (int(attachments.get(n, 0)), n))
         entry.notes.append(f'Canvas holds {len(names)} versions of {printable(base)} '

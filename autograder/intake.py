@@ -180,10 +180,13 @@ def intake_one(entry, ch, store, fingerprint, deadline=None):
 
 def refreshed(old, new, store):
     """A final state kept from an earlier run, with this run's platform facts (the same archive
-    downloaded again may say more, e.g. a late flag)."""
-    facts = {k: new[k] for k in ('platform', 'late', 'notes')}
-    if any(old.get(k) != v for k, v in facts.items()):
-        old.update(facts)
+    downloaded again may say more, e.g. a late flag). Its notes are the grading run's, kept
+    as they are but for a late note it lacks."""
+    facts = {k: new[k] for k in ('platform', 'late')}
+    late_notes = [n for n in new['notes'] if n.startswith('late: ') and n not in old.get('notes', [])]
+    if late_notes or any(old.get(k) != v for k, v in facts.items()):
+        old.update(facts, notes=[n for n in old.get('notes', []) if not n.startswith('late: ')]
+                   + [n for n in new['notes'] if n.startswith('late: ')])
         store.save_safely(old)
     return old
 

@@ -43,6 +43,7 @@ def canvas_members():
             f'doejohn_LATE_1002_2005_{CH.name}-1.ipynb': NB,
             'roeann_1003_text.html': b'<p>my answer</p>',
             'kimbo_1005_2008_a.ipynb': NB, 'kimbo_1005_2009_b.ipynb': NB,
+            f'leeamy_1006_2010_{CH.name}-2.ipynb': NB,                   # the zip holds the current attempt only
             'notes.txt': b'what is this'}
 
 
@@ -57,6 +58,8 @@ def test_canvas_names_give_user_ids_late_flags_and_the_latest_resubmission(tmp_p
     assert list(john.files) == [WANTED] and john.files[WANTED]() == NB           # the -1 file, under its name
     assert 'graded the latest' in john.notes[0]
     assert list(students['1003'].files) == ['text.html']
+    amy = students['1006']
+    assert list(amy.files) == [WANTED] and 'numbered this re-submission' in amy.notes[0]
     loose = [e for e in students.values() if e.problem]
     assert len(loose) == 1 and 'notes.txt' in loose[0].problem and 'maps to no student' in loose[0].problem
     archive.close()
