@@ -18,16 +18,24 @@ from them by `build`.
 """
 
 GRADE_HELP = """\
-Grade SUBMISSIONS/<student>/<notebook>.ipynb for one chapter. Each submission runs in its own
-bubblewrap sandbox (no network, read-only system, unprivileged, killed at the end) under hard
-limits; scores are computed outside the sandbox by comparing the student's results with the
-reference solution's on hidden, seeded inputs. Every submission ends graded, student_error or
-infra_error; the exit status is 0 when every submission ended graded or student_error, 1 if
-any ended infra_error (or the gradebook could not be written), 2 for a usage error. A rerun
-resumes where an interrupted run stopped and leaves graded submissions alone.
+Grade SUBMISSIONS/<student>/<notebook>.ipynb for one chapter, or the zip of submissions a
+platform wrote: Canvas "Download Submissions", Moodle "Download all submissions", Gradescope
+"Export Submissions" (detected from the names inside; --from chooses). An archive is read in
+memory, never extracted or run. Each submission runs in its own bubblewrap sandbox (no network,
+read-only system, unprivileged, killed at the end) under hard limits; scores are computed
+outside the sandbox by comparing the student's results with the reference solution's on
+hidden, seeded inputs. Every submission ends graded, student_error or infra_error. Exit
+status: 0 when every submission ended graded or student_error; 1 if any ended infra_error (or
+the gradebook could not be written); 2 for a usage error or an archive that cannot be read at
+all (not a zip, truncated, unknown or ambiguous platform). With --cluster the sandboxes run on
+a Dask cluster's workers. A rerun resumes where an interrupted run stopped and leaves graded
+submissions alone.
 
-Results: _grading/reports/chNN/ (grades.csv, feedback/, scores.png, attention.csv) and
-nbgrader's gradebook _grading/gradebook.db (nbgrader generate_feedback / export work).
+Results: _grading/reports/chNN/ (grades.csv, feedback/, scores.png, attention.csv; for the
+platforms canvas_grades.csv, moodle_grades.csv and feedback zips to upload), the course-wide
+_grading/reports/canvas_gradebook.csv and moodle_gradebook.csv, and nbgrader's gradebook
+_grading/gradebook.db (nbgrader generate_feedback / export work). Late submissions are marked
+against schedule.toml's deadline and the platform's own late flag or time.
 """
 
 EXAMPLES = """\
@@ -40,6 +48,7 @@ examples:
   ./course grade submissions/          grade submissions/<student>/<notebook>.ipynb, each in a sandbox
   ./course grade subs/ --chapter ch02 --jobs 2 --cell-timeout 60
   ./course grade subs/ --cluster tcp://scheduler:8786   the sandboxes on a Dask cluster's workers
+  ./course grade canvas-download.zip --chapter ch01   a Canvas, Moodle or Gradescope zip
 """
 
 
@@ -65,9 +74,12 @@ def main(argv=None):
     p.add_argument('chapter', help='chapter id, e.g. ch01')
     p.add_argument('notebook', help="the student's notebook")
 
-    p = sub.add_parser('grade', help='grade a folder of untrusted submissions (one folder per student)',
+    p = sub.add_parser('grade', help='grade untrusted submissions: a folder per student, or an LMS zip',
                        description=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('submissions', help='folder holding <student>/<notebook>.ipynb')
+    p.add_argument('submissions', help='folder holding <student>/<notebook>.ipynb, or a Canvas, Moodle or '
+                   'Gradescope zip of submissions')
+    p.add_argument('--from', dest='platform', choices=('canvas', 'moodle', 'gradescope', 'folder'),
+                   help='which platform wrote the archive (default: detected from its contents)')
     p.add_argument('--chapter', help='chapter id (guessed from the notebook names if omitted)')
     p.add_argument('--jobs', type=int, metavar='N', help='submissions graded at once (default: one per core); '
                    'with --cluster local, the number of worker processes')
@@ -108,9 +120,22 @@ def main(argv=None):
         limits = Limits(cell_seconds=args.cell_timeout, memory_mb=args.memory,
                         submission_seconds=args.timeout or 3 * args.cell_timeout)
         sys.exit(grade(args.submissions, args.chapter, jobs=args.jobs, seed=args.seed, limits=limits,
-                       sandbox=args.sandbox, generate=generate, cluster=args.cluster))
+                       sandbox=args.sandbox, generate=generate, cluster=args.cluster,
+                       platform=args.platform, deadlines=deadlines()))
     else:
         parser.print_help()
+
+
+def deadlines():
+    """{chapter id: deadline} from schedule.toml, for marking late submissions; a calendar
+    that cannot be read is said, and grading goes on without deadlines."""
+    from pipeline.schedule import load
+    try:
+        schedule = load()
+    except SystemExit as err:
+        print(f'warning: no deadlines for late submissions: {err}', file=sys.stderr)
+        return {}
+    return {cid: dates[1] for cid, dates in schedule.dates.items()}
 
 
 if __name__ == '__main__':

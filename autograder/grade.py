@@ -1,7 +1,8 @@
 """`./course grade SUBMISSIONS`: grade a folder of untrusted submissions (THREATS.md).
 
 SUBMISSIONS holds one folder per student with their notebook inside
-(`SUBMISSIONS/alice/ch01_ndarray.ipynb`). The steps:
+(`SUBMISSIONS/alice/ch01_ndarray.ipynb`), or is the zip a platform wrote (Canvas, Moodle,
+Gradescope; archives.py), read in memory. The steps:
 
 1. intake   every submission is validated, copied, hashed and recorded as pending
             (`_grading/store/chNN/`) before any student code runs;
@@ -15,9 +16,11 @@ SUBMISSIONS holds one folder per student with their notebook inside
             student, scores.png and attention.csv.
 
 A rerun after an interruption (even `kill -9`) resumes from the store and leaves graded
-submissions alone. The exit status is 1 only if something ended as infra_error.
+submissions alone. The exit status is 1 if something ended as infra_error, 2 if an archive
+cannot be read at all.
 """
 import os
+import posixpath
 import sys
 import threading
 import time
@@ -26,9 +29,10 @@ from collections import Counter
 from pathlib import Path
 
 from autograder import gradebook, report
+from autograder.archives import ArchiveError
 from autograder.cluster import pool as cluster_pool
 from autograder.assignment import Assignment, InfraError
-from autograder.intake import intake, notebook_chapter
+from autograder.intake import intake, notebook_chapter, open_submissions
 from autograder.notebook import SubmissionError
 from autograder.safe_text import safe_text
 from autograder.sandbox import Limits, Sandbox
@@ -41,17 +45,22 @@ DATASETS = ['/usr/share/datasets']
 def find_chapter(submissions, requested=None):
     """The chapter to grade: --chapter, or else the one most students' notebooks are named
     for (chNN_...). A student who handed in another chapter's notebook does not stop the
-    batch: intake tells them which chapter this batch grades. A tie needs --chapter."""
+    batch: intake tells them which chapter this batch grades. A tie needs --chapter.
+    `submissions` is a folder of the folder layout or a list of archives.Entry."""
     if requested:
         return chapter(requested)
     votes = Counter()
-    for folder in os.scandir(submissions):
-        try:
-            if folder.is_dir(follow_symlinks=False):
-                votes.update({notebook_chapter(f.name) for f in os.scandir(folder.path)
-                              if f.name.endswith('.ipynb')} - {None})
-        except OSError:
-            pass                                # unreadable: intake will say so
+    if isinstance(submissions, list):
+        for entry in submissions:
+            votes.update({notebook_chapter(posixpath.basename(n)) for n in entry.files if n.endswith('.ipynb')} - {None})
+    else:
+        for folder in os.scandir(submissions):
+            try:
+                if folder.is_dir(follow_symlinks=False):
+                    votes.update({notebook_chapter(f.name) for f in os.scandir(folder.path)
+                                  if f.name.endswith('.ipynb')} - {None})
+            except OSError:
+                pass                                # unreadable: intake will say so
     ranked = votes.most_common()
     tally = ', '.join(f'{cid}: {n}' for cid, n in sorted(ranked))
     if not ranked or len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
@@ -63,6 +72,7 @@ def find_chapter(submissions, requested=None):
           + (f'; {others} with another chapter\'s notebook will be told so (--chapter chNN chooses)' if others else ''),
           flush=True)
     return ch
+
 
 
 class Progress:
@@ -106,8 +116,10 @@ class Progress:
 
 
 def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto', generate=None,
-          cluster=None):
-    """Grade a folder of submissions; return the exit status (1 if any infra_error).
+          cluster=None, platform=None, deadlines=None):
+    """Grade a folder or an LMS archive of submissions; return the exit status (1 if any
+    infra_error, 2 if the archive cannot be read). `platform` is --from (None: detect it);
+    `deadlines` maps chapter ids to the release calendar's deadline (a date), from the CLI.
 
     `generate(chapters, release_directory, work_directory)` is the course's nbgrader
     generate_assignment (pipeline/generate.py, passed in by the CLI): nbgrader's gradebook
@@ -116,10 +128,12 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     `jobs` sandboxes at a time in this process."""
     if generate is None:
         raise ValueError('grade() needs the course\'s generate (pipeline.generate.generate) for the gradebook')
-    submissions = Path(submissions)
-    if not submissions.is_dir():
-        raise SystemExit(f'error: {submissions} is not a folder of submissions')
-    ch = find_chapter(submissions, requested_chapter)
+    try:
+        source, archive = open_submissions(Path(submissions), platform)
+    except ArchiveError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    ch = find_chapter(source, requested_chapter)
     store = Store(ch)
     store.lock()
     read_only = DATASETS + ([os.environ['FASHION_MNIST']] if os.environ.get('FASHION_MNIST') else [])
@@ -130,7 +144,9 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     # instructor asked for none (a worker without it refuses the task: worker.py).
     request = 'none' if sandbox == 'none' or (not cluster and not box.isolated) else 'bwrap'
     assignment = Assignment(ch, store, box, store.secret(seed), request)
-    states = intake(submissions, ch, store, assignment.fingerprint)
+    states = intake(source, ch, store, assignment.fingerprint, (deadlines or {}).get(ch.id))
+    if archive:
+        archive.close()                 # every member is now in the store or refused
     todo = [s for s in states if s['status'] == 'pending']        # not final, not failed at intake
     jobs = max(1, jobs or os.cpu_count() or 1)
     if assignment.left_out:

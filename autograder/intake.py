@@ -1,17 +1,23 @@
 """Intake: find each student's notebook, validate it, copy and hash it, record it pending.
 
-Runs for the whole batch before any student code does. The submission folder is treated
-as hostile: a student folder or notebook that is a symbolic link is refused (it could point
-at the instructor's files or another student's), nothing is followed or extracted, other
-files beside the notebook are listed and ignored (the sandbox only ever sees the grader's
-own checks.py and minimx), and a bad file is that student's error only.
+Runs for the whole batch before any student code does. Every source -- the folder layout
+here, the LMS archives of archives.py -- becomes a list of archives.Entry (student id, name,
+{file: reader}, refused files, notes, platform facts), and each entry goes through the same
+checks in intake_one. The submissions are treated as hostile: a student folder or notebook
+that is a symbolic link is refused (it could point at the instructor's files or another
+student's), nothing is followed or extracted, other files beside the notebook are listed and
+ignored (the sandbox only ever sees the grader's own checks.py and minimx), and a bad file is
+that student's error only.
 """
+import datetime
+import functools
 import os
 import re
 import stat
-from pathlib import Path
 
 from autograder import notebook as rules
+from autograder.archives import Archive, ArchiveError, Entry
+from autograder.archives import entries as archive_entries
 from autograder.notebook import MAX_NOTEBOOK_BYTES, SubmissionError, lone_notebook, parse, printable  # noqa: F401
 from autograder.store import FINAL, sha256
 from core.chapters import chapters
@@ -46,35 +52,6 @@ def notebook_chapter(name):
     return rules.notebook_chapter(name, {ch.id for ch in chapters()})
 
 
-def pick_notebook(folder, ch):
-    """(path, notes) of the student's notebook for `ch`; SubmissionError if there is none."""
-    notebooks, links, others = [], [], []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.is_symlink():
-            links.append(printable(entry.name))
-        elif entry.name.endswith('.ipynb') and entry.is_file(follow_symlinks=False):
-            notebooks.append(entry.name)
-        elif entry.name not in ALLOWED_BESIDE_NOTEBOOK.get(ch.id, ()) and not entry.name.startswith('.ipynb_checkpoints'):
-            others.append(printable(entry.name) + ('/' if entry.is_dir(follow_symlinks=False) else ''))
-    notes = []
-    if links:
-        notes.append(f'symbolic links are never followed; ignored: {", ".join(links)[:200]}')
-    if others:
-        notes.append(f'only the notebook is graded; ignored: {", ".join(others)[:200]}')
-    wanted = f'{ch.name}.ipynb'
-    if wanted in notebooks:
-        return Path(folder, wanted), notes
-    if len(notebooks) == 1:
-        notes += lone_notebook(notebooks[0], ch.id, wanted, {c.id for c in chapters()})
-        return Path(folder, notebooks[0]), notes
-    if wanted in [printable(n) for n in links]:
-        raise SubmissionError(f'{wanted} is a symbolic link; submit the notebook file itself')
-    if not notebooks:
-        raise SubmissionError(f'no notebook in the submission (expected {wanted})')
-    raise SubmissionError(f'{len(notebooks)} notebooks and none named {wanted}: '
-                          f'{", ".join(printable(n) for n in notebooks)[:200]}')
-
-
 def read_regular_file(path, limit):
     """The bytes of a regular file that is not a symlink, refusing files over `limit`."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -91,27 +68,103 @@ def read_regular_file(path, limit):
         os.close(fd)
 
 
-def intake_one(entry, ch, store, fingerprint):
-    """The state of one student folder after intake (saved in the store). Never raises: a
-    bad submission is that student's error, a failure of the grader's own an infra_error."""
-    name = entry.name
-    key, valid = store_key(name)
-    state = new_state(key, printable(name), fingerprint, valid)
+
+def folder_entries(submissions):
+    """An Entry per folder of the folder layout, SUBMISSIONS/<student>/<files>. Nothing is read
+    yet: each file gets a reader that refuses anything but a regular file under the limit."""
+    found = []
+    for folder in sorted(os.scandir(submissions), key=lambda e: e.name):
+        if not (folder.is_dir(follow_symlinks=False) or folder.is_symlink()):
+            continue
+        entry = Entry(folder.name, printable(folder.name), platform={'platform': 'folder'})
+        if folder.is_symlink():
+            entry.problem = 'the submission folder is a symbolic link'
+        else:
+            for item in sorted(os.scandir(folder.path), key=lambda e: e.name):
+                if item.is_symlink():
+                    entry.refused[item.name] = 'a symbolic link (never followed; submit the file itself)'
+                elif item.is_dir(follow_symlinks=False):
+                    entry.files[item.name + '/'] = None            # listed as ignored, never read
+                else:
+                    entry.files[item.name] = functools.partial(read_regular_file, item.path, MAX_NOTEBOOK_BYTES)
+        found.append(entry)
+    return found
+
+
+def pick_notebook(entry, ch):
+    """(file name, notes) of the entry's notebook for `ch`; SubmissionError if there is none.
+    The same rules for every source: the expected name wins, else the one notebook there is."""
+    wanted = f'{ch.name}.ipynb'
+    allowed = ALLOWED_BESIDE_NOTEBOOK.get(ch.id, ())
+    notebooks = sorted(n for n in entry.files if n.endswith('.ipynb'))
+    others = sorted(printable(n) for n in entry.files
+                    if not n.endswith('.ipynb') and n not in allowed and not n.startswith('.ipynb_checkpoints'))
+    notes = []
+    if entry.refused:
+        notes.append('ignored, not read: ' + ', '.join(f'{printable(n)} ({why})'
+                                                       for n, why in sorted(entry.refused.items()))[:300])
+    if others:
+        notes.append(f'only the notebook is graded; ignored: {", ".join(others)[:200]}')
+    if wanted in notebooks:
+        extra = [printable(n) for n in notebooks if n != wanted]
+        return wanted, notes + ([f'graded {wanted}; other notebooks ignored: {", ".join(extra)[:200]}'] if extra else [])
+    if len(notebooks) == 1:
+        return notebooks[0], notes + lone_notebook(notebooks[0], ch.id, wanted, {c.id for c in chapters()})
+    refused_notebooks = sorted(n for n in entry.refused if n.endswith('.ipynb'))
+    if not notebooks and refused_notebooks:
+        name = wanted if wanted in entry.refused else refused_notebooks[0]
+        raise SubmissionError(f'{printable(name)} was not read: {entry.refused[name]}')
+    if not notebooks:
+        raise SubmissionError(f'no notebook in the submission (expected {wanted})'
+                              + (f'; it holds {", ".join(others)[:200]}, which is not a notebook' if others else ''))
+    raise SubmissionError(f'{len(notebooks)} notebooks and none named {wanted}: '
+                          f'{", ".join(printable(n) for n in notebooks)[:200]}')
+
+
+def lateness(platform, deadline):
+    """(late, why): True if the platform says so or its timestamp is past the end of the
+    deadline's day (local time of the grading machine); None if nothing tells."""
+    if platform.get('late'):
+        return True, f'late: {platform["platform"].capitalize()} marks this submission late'
+    submitted = platform.get('submitted_at')
+    if submitted and deadline:
+        moment = datetime.datetime.fromisoformat(submitted)
+        end = datetime.datetime.combine(deadline + datetime.timedelta(days=1), datetime.time()).astimezone()
+        if moment >= end:
+            return True, f'late: submitted {submitted}, after the deadline {deadline} (schedule.toml)'
+        return False, None
+    return (False, None) if platform.get('late') is False else (None, None)
+
+
+def intake_one(entry, ch, store, fingerprint, deadline=None):
+    """The state of one entry (a student's submission) after intake, saved in the store.
+    Never raises: a bad submission is that student's error, a failure of the grader's own an
+    infra_error."""
+    key, valid = store_key(entry.student_id)
+    shown = entry.name if entry.name in (entry.student_id, '') or not valid else f'{entry.name} ({entry.student_id})'
+    state = new_state(key, printable(shown or entry.student_id), fingerprint, valid)
+    state['platform'] = dict(entry.platform)
+    state['late'], late_note = lateness(entry.platform, deadline)
+    state['notes'] = entry.notes + ([late_note] if late_note else [])
     try:
-        if entry.is_symlink():
-            raise SubmissionError('the submission folder is a symbolic link')
+        if entry.problem:
+            raise SubmissionError(entry.problem)
         if not valid:
-            raise SubmissionError('the folder name is not a usable student id (letters, digits, "_", "-", ".", '
-                                  'starting with a letter or digit, at most 64)')
-        path, state['notes'] = pick_notebook(entry.path, ch)
-        data = read_regular_file(path, MAX_NOTEBOOK_BYTES)
-        extra = allowed_files(entry.path, ch)
-        state['notebook'], state['files'] = printable(path.name), sorted(extra)
+            raise SubmissionError(f'the {entry.id_source} is not a usable student id (letters, digits, "_", "-", '
+                                  f'".", starting with a letter or digit, at most 64)')
+        name, notes = pick_notebook(entry, ch)
+        state['notes'] += notes
+        data = entry.files[name]()
+        extra = {n: entry.files[n]() for n in ALLOWED_BESIDE_NOTEBOOK.get(ch.id, ()) if entry.files.get(n)}
+        too_big = [n for n, b in extra.items() if len(b) > MAX_EXTRA_BYTES]
+        if too_big:
+            raise SubmissionError(f'{printable(too_big[0])} is over the limit of {MAX_EXTRA_BYTES >> 20} MB')
+        state['notebook'], state['files'] = printable(name), sorted(extra)
         state['sha256'] = sha256(data + b''.join(n.encode() + sha256(b).encode() for n, b in sorted(extra.items())))
         old = store.state(key)
         if old and old.get('sha256') == state['sha256'] and old.get('grader') == fingerprint \
                 and old.get('status') in FINAL:
-            return old                              # already graded: a rerun changes nothing
+            return refreshed(old, state, store)     # already graded: a rerun changes nothing
         store.keep_copy(key, data, extra)
         store.save(state)                           # recorded before anything runs
         parse(data)                                 # raises SubmissionError only
@@ -125,17 +178,41 @@ def intake_one(entry, ch, store, fingerprint):
     return state
 
 
-def allowed_files(folder, ch):
-    """{name: bytes} of the allow-listed regular files beside the notebook."""
-    found = {}
-    for name in ALLOWED_BESIDE_NOTEBOOK.get(ch.id, ()):
-        path = Path(folder, name)
-        if path.is_file() and not path.is_symlink():
-            found[name] = read_regular_file(path, MAX_EXTRA_BYTES)
-    return found
+def refreshed(old, new, store):
+    """A final state kept from an earlier run, with this run's platform facts (the same archive
+    downloaded again may say more, e.g. a late flag). Its notes are the grading run's, kept
+    as they are but for a late note it lacks."""
+    facts = {k: new[k] for k in ('platform', 'late')}
+    late_notes = [n for n in new['notes'] if n.startswith('late: ') and n not in old.get('notes', [])]
+    if late_notes or any(old.get(k) != v for k, v in facts.items()):
+        old.update(facts, notes=[n for n in old.get('notes', []) if not n.startswith('late: ')]
+                   + [n for n in new['notes'] if n.startswith('late: ')])
+        store.save_safely(old)
+    return old
 
 
-def intake(submissions, ch, store, fingerprint):
-    folders = [e for e in sorted(os.scandir(submissions), key=lambda e: e.name)
-               if e.is_dir(follow_symlinks=False) or e.is_symlink()]
-    return [intake_one(entry, ch, store, fingerprint) for entry in folders]
+def open_submissions(submissions, platform=None):
+    """(source, archive or None): `source` is the folder itself or the archive's entries.
+    ArchiveError if an archive cannot be read at all; SystemExit if there is nothing to read."""
+    if submissions.is_dir():
+        if platform not in (None, 'folder'):
+            raise ArchiveError(f'{submissions} is a folder; --from {platform} needs the zip the platform wrote')
+        return submissions, None
+    if not submissions.is_file():
+        raise SystemExit(f'error: {submissions} is neither a folder of submissions nor an archive')
+    archive = Archive(submissions)
+    try:
+        found, entries = archive_entries(archive, platform)
+    except ArchiveError:
+        archive.close()
+        raise
+    loose = sum(e.student_id.startswith('unmapped file ') for e in entries)
+    print(f'{submissions.name}: a {found} archive, {len(entries) - loose} students'
+          + (f', {loose} file(s) that map to no student' if loose else ''), flush=True)
+    return entries, archive
+
+
+def intake(submissions, ch, store, fingerprint, deadline=None):
+    """Intake of a folder of submissions, or of a list of archives.Entry; one state each."""
+    entries = folder_entries(submissions) if isinstance(submissions, (str, os.PathLike)) else submissions
+    return [intake_one(entry, ch, store, fingerprint, deadline) for entry in entries]

@@ -4,12 +4,15 @@
 - feedback/      one small HTML page per student (size-capped, everything escaped)
 - scores.png     per-exercise score distribution and the distribution of totals
 - attention.csv  the submissions an instructor should look at, and why
+- the LMS exports (lms_export.py): Canvas and Moodle grade CSVs, feedback zips to upload,
+  late.csv, and the course-wide _grading/reports/canvas_gradebook.csv and moodle_gradebook.csv
 """
 import csv
 import html
 import io
 import sys
 
+from autograder import lms_export
 from autograder.safe_text import csv_cell, safe_text
 from autograder.store import write_atomically
 from core.chapters import GRADING, ROOT
@@ -35,6 +38,10 @@ def write(ch, assignment, states, unrecorded=()):
         chart(folder / 'scores.png', states, assignment)
     except Exception as err:                     # the chart is the least of the reports
         print(f'error: no chart: {type(err).__name__}: {safe_text(err, 300)}', file=sys.stderr)
+    try:
+        lms_export.write(ch, assignment, states)
+    except Exception as err:                     # grades.csv and the pages are written already
+        print(f'error: no LMS exports: {type(err).__name__}: {safe_text(err, 300)}', file=sys.stderr)
     print(f'scores:    {shown(folder / "grades.csv")}')
     print(f'feedback:  {shown(folder / "feedback")}/<student>.html')
     print(f'chart:     {shown(folder / "scores.png")}')
@@ -91,6 +98,8 @@ def _reasons(s, assignment):
     if s['status'] != 'graded':
         why.append(s['message'][:300] or s['status'])
     why += s.get('attention', [])
+    if s.get('late'):
+        why += [n for n in s.get('notes', []) if n.startswith('late: ')][:1] or ['late']
     why += [n for n in s.get('notes', []) if 'ignored' in n or 'renamed' in n or 'expected name' in n]
     cpu = (s.get('timing') or {}).get('cpu_by_cell', {})
     slow = [label for label, seconds in cpu.items() if seconds > 0.8 * assignment.sandbox.limits.cell_seconds]
