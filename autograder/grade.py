@@ -97,13 +97,16 @@ class Progress:
         self.stream.flush()
 
 
-def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto', generate=None):
+def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto', generate=None,
+          record_gradebook=True):
     """Grade a folder of submissions; return the exit status (1 if any infra_error).
 
     `generate(chapters, release_directory, work_directory)` is the course's nbgrader
     generate_assignment (pipeline/generate.py, passed in by the CLI): nbgrader's gradebook
-    learns a chapter's cells only from it, and the grader does not build the course."""
-    if generate is None:
+    learns a chapter's cells only from it, and the grader does not build the course.
+    `record_gradebook=False` skips the gradebook (Gradescope keeps the grades); `sandbox` may
+    also be a Sandbox already detected (the caller has checked what it protects)."""
+    if generate is None and record_gradebook:
         raise ValueError('grade() needs the course\'s generate (pipeline.generate.generate) for the gradebook')
     submissions = Path(submissions)
     if not submissions.is_dir():
@@ -112,7 +115,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     store = Store(ch)
     store.lock()
     read_only = DATASETS + ([os.environ['FASHION_MNIST']] if os.environ.get('FASHION_MNIST') else [])
-    box = Sandbox.detect(sandbox, limits or Limits(), read_only)
+    box = sandbox if isinstance(sandbox, Sandbox) else Sandbox.detect(sandbox, limits or Limits(), read_only)
     if not box.isolated:
         print("\n" + box.warning() + "\n", file=sys.stderr, flush=True)
     assignment = Assignment(ch, store, box, store.secret(seed))
@@ -122,7 +125,8 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     print(f'grading {ch.id}: {len(states)} submissions, {len(todo)} to run '
           f'({len(states) - len(todo)} already final), {jobs} at a time, sandbox: {box.mode}', flush=True)
     try:
-        gradebook.prepare(ch, generate)
+        if record_gradebook:
+            gradebook.prepare(ch, generate)
         if todo:
             started = time.monotonic()
             seeds = sorted({assignment.seed_for(s) for s in todo})
@@ -159,7 +163,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
         seconds = time.monotonic() - started
         print(f'graded {len(todo)} in {seconds:.1f} s ({len(todo) / seconds * 60:.0f}/min)', flush=True)
     try:
-        unrecorded = gradebook.record(ch, assignment, states)
+        unrecorded = gradebook.record(ch, assignment, states) if record_gradebook else ()
     except Exception as err:                    # the store and reports are still right
         print(f'error: could not write nbgrader\'s gradebook: {safe_text(err, 1000)}', file=sys.stderr)
         return finish(ch, assignment, states) or 1
