@@ -182,7 +182,11 @@ def results_of(ch, tests, state):
                       for c in tests]}
 
 
-def grade_submission(root):
+def log(started, what):
+    print(f'[{time.monotonic() - started:5.1f} s] {what}', flush=True)
+
+
+def grade_submission(root, started):
     """results.json for /autograder/submission (see the module's docstring)."""
     problem = private_problem(SOURCE)
     if problem:
@@ -207,18 +211,20 @@ def grade_submission(root):
         pin_environment()
         ch = chapter(config['chapter'])
         tests = [c for c in read_instructor(ch.source) if c.is_test]
+        log(started, f'grader loaded from {course}')
         box = choose_sandbox(Sandbox, Limits, DATASETS)
         student = student_id(root)
         try:
             take_submission(root, submissions / student, MAX_NOTEBOOK_BYTES)
         except NotGradable as err:
             return {**not_graded(str(err), tests), 'output': f'This submission was not graded: {err}'}
-        print(f'grading submission {student} of {ch.id}, sandbox: {box.mode}'
-              + ('' if box.isolated else ' (code runs as an unprivileged uid)'), flush=True)
+        log(started, f'grading submission {student} of {ch.id}, sandbox: {box.mode}'
+            + ('' if box.isolated else ' (code runs as an unprivileged uid)'))
         try:
             grade(submissions, ch.id, jobs=1, sandbox=box, record_gradebook=False)
         except SystemExit as err:
             print(f'error: the grader stopped: {err}', flush=True)
+        log(started, 'graded')
         state = Store(ch).state(student)
         if not state:
             raise RuntimeError('the grader recorded no state for the submission')
@@ -236,7 +242,7 @@ def main(argv):
     root = Path(argv[1] if len(argv) > 1 else os.environ.get('AUTOGRADER_ROOT', '/autograder'))
     started = time.monotonic()
     try:
-        results = grade_submission(root)
+        results = grade_submission(root, started)
     except Refusal as err:
         print(f'REFUSED TO GRADE: {err}', flush=True)
         results = not_graded(f'the autograder refused to run it here, and none of its code ran: {err}')
