@@ -34,6 +34,8 @@ from test_round_trip import COURSE, KNOWN_BUGS, run, with_bug
 pytestmark = pytest.mark.slow
 CH = chapter('ch01')
 VISIBILITY = {'hidden', 'after_due_date', 'after_published', 'visible'}
+# The Python run_autograder uses (setup.sh's venv on Gradescope).
+GRADER_PYTHON = os.environ.get('GRADESCOPE_TEST_PYTHON') or sys.executable
 TOP_FIELDS = {'score': (int, float), 'execution_time': (int, float), 'output': str, 'visibility': str,
               'stdout_visibility': str, 'extra_data': dict, 'tests': list, 'leaderboard': list}
 TEST_FIELDS = {'score': (int, float), 'max_score': (int, float), 'name': str, 'number': str, 'output': str,
@@ -79,10 +81,10 @@ def autograder_zip(tmp_path_factory):
     return out
 
 
-def gradescope(autograder_zip, notebook, env=None, submission_id=4242):
+def gradescope(autograder_zip, notebook, env=None, submission_id=4242, root=None):
     """Unpack the zip as Gradescope does, hand in `notebook` (bytes), run run_autograder as
     Gradescope runs it (root, working folder /autograder); (results, stdout, root)."""
-    root = Path(tempfile.mkdtemp(prefix='gradescope-'))
+    root = root or Path(tempfile.mkdtemp(prefix='gradescope-'))
     os.chmod(root, 0o755)                              # as /autograder: anyone may look in
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / 'source')
@@ -93,7 +95,7 @@ def gradescope(autograder_zip, notebook, env=None, submission_id=4242):
         {'id': submission_id, 'created_at': '2027-02-01T10:00:00.000000-08:00', 'assignment': {'title': CH.id},
          'users': [{'email': 'student@example.com', 'id': 1234, 'name': 'Student User'}], 'previous_submissions': []}))
     environment = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'COURSE_GRADING')}
-    environment.update(AUTOGRADER_ROOT=str(root), GRADER_PYTHON=sys.executable, **(env or {}))
+    environment.update(AUTOGRADER_ROOT=str(root), GRADER_PYTHON=GRADER_PYTHON, **(env or {}))
     result = subprocess.run(['bash', str(root / 'source' / 'run_autograder')], cwd=root, env=environment,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -221,21 +223,68 @@ def test_private_problem_names_a_readable_file(tmp_path):
     assert private_problem(tmp_path) is None
 
 
-def test_without_bubblewrap_it_drops_privileges_or_refuses(autograder_zip, local, tmp_path):
-    """`--sandbox none` is only acceptable with the code run as an unprivileged uid; where
-    that cannot work either (here: the slot uid cannot read this Python), nothing runs."""
+PROBE = """
+import glob as _glob, json as _json, os as _os
+_tried = {}
+_root = %(root)r
+_paths = [_root + '/source', _root + '/source/grading-key.json', _root + '/source/solutions/ch01/ch01_ndarray.ipynb']
+for _work in _glob.glob('/tmp/minimx-gradescope-*'):
+    _store = _work + '/grading/store/ch01'
+    _paths += [_work, _work + '/submissions', _work + '/grading/reports', _store, _store + '/seed-key.json',
+               _store + '/reference', _store + '/submissions', _work + '/course/solutions/ch01/ch01_ndarray.ipynb',
+               _store + '/stage/checks.py', _work + '/course/autograder/harness/run_notebook.py']
+for _path in _paths:
+    try:
+        if _os.path.isdir(_path):
+            _os.listdir(_path)
+        else:
+            open(_path, 'rb').read(10)
+        _tried[_path] = 'read'
+    except Exception as _error:
+        _tried[_path] = type(_error).__name__
+open(%(canary)r, 'w').write(_json.dumps(_tried))
+"""
+# Readable by design: the staged chapter folder and the grader's code (the harness).
+PUBLIC = ('/stage/checks.py', '/course/autograder/harness/run_notebook.py')
+
+
+def can_drop_to_a_slot_uid(python):
+    """Whether `python`, run as root, can run its code as a slot uid: what Sandbox.detect
+    finds out for `--sandbox none` (its probe)."""
+    code = 'from autograder.sandbox import Limits, Sandbox; box = Sandbox("none", Limits()); ' \
+           'print(box.drop and box.probe() is None)'
+    result = subprocess.run([python, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, 'PYTHONPATH': str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip() == 'True'
+
+
+def test_without_bubblewrap_student_code_runs_unprivileged_or_not_at_all(autograder_zip, local):
+    """`--sandbox none` is only acceptable with the code run as an unprivileged uid, which must
+    then be unable to read the source, the key, the reference records or the store; where even
+    that cannot work (the slot uid cannot read the grader's Python: this machine's pyenv lives
+    under /root; GRADESCOPE_TEST_PYTHON may name one it can, such as a venv of the zip's
+    requirements.txt made with /usr/bin/python3.11), nothing runs and results.json says so."""
     canary = Path('/tmp') / f'gradescope-canary-{os.getpid()}'
+    canary.unlink(missing_ok=True)
+    root = Path(tempfile.mkdtemp(prefix='gradescope-'))
     nb = Chapter(CH).correct()
     answer = Chapter(CH).answers[0]
     cell = next(c for c in nb['cells'] if c.get('metadata', {}).get('nbgrader', {}).get('grade_id') == answer)
-    cell['source'] = ''.join(cell['source']) + f'\n\nopen({str(canary)!r}, "w").write("ran")\n'
-    canary.unlink(missing_ok=True)
-    results, stdout, root = gradescope(autograder_zip, json.dumps(nb).encode(), env={'GRADESCOPE_SANDBOX': 'none'})
+    cell['source'] = ''.join(cell['source']) + PROBE % {'root': str(root), 'canary': str(canary)}
+    results, stdout, root = gradescope(autograder_zip, json.dumps(nb).encode(), env={'GRADESCOPE_SANDBOX': 'none'},
+                                       root=root)
     try:
         assert schema_problems(results) == []
-        if Sandbox.detect('none', Limits()).drop:
-            assert 'unprivileged uid' in stdout
+        if can_drop_to_a_slot_uid(GRADER_PYTHON):
+            assert 'unprivileged uid' in stdout, stdout[-3000:]
             assert {t['name']: t['score'] for t in results['tests']} == local[1]['reference']['scores']
+            assert canary.stat().st_uid >= SLOT_UID_BASE          # it ran, and not as root
+            tried = json.loads(canary.read_text())
+            assert any(path.endswith('/seed-key.json') for path in tried), tried
+            read = {path for path, outcome in tried.items() if outcome == 'read'}
+            assert {path for path in read if not path.endswith(PUBLIC)} == set(), tried
+            assert {path for path in tried if path.endswith(PUBLIC)} <= read, tried
         else:
             assert 'REFUSED TO GRADE' in stdout and results['score'] == 0, stdout[-3000:]
             assert 'refused' in results['output'] and 'none of its code ran' in results['output']
