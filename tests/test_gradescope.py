@@ -22,12 +22,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.gradescope_run import private_problem
+from autograder.gradescope_run import private_problem, student_id
 from autograder.sandbox import SLOT_UID_BASE, Limits, Sandbox
 from conftest import public_text, secret_lines
 from core.chapters import ROOT, before, chapter, chapters
 from core.export import assemble, exported_cells, package_files
-from core.notebook_format import HIDDEN_BEGIN, region_bodies
+from core.notebook_format import HIDDEN_BEGIN, SOLUTION_BEGIN, region_bodies
 from redteam_cases import Chapter
 from test_round_trip import COURSE, KNOWN_BUGS, run, with_bug
 
@@ -187,7 +187,7 @@ def test_results_carry_no_hidden_test_or_solution(on_gradescope):
     key = json.loads((on_gradescope['reference'][2] / 'source' / 'grading-key.json').read_text())['key']
     for student, (results, _, _) in on_gradescope.items():
         text = json.dumps(results, ensure_ascii=False)
-        assert HIDDEN_BEGIN not in text and '### BEGIN SOLUTION' not in text and key not in text
+        assert HIDDEN_BEGIN not in text and SOLUTION_BEGIN not in text and key not in text
         assert not [line for line in secrets if line in text], student
         assert not [literal for literal in literals if literal in text], student
 
@@ -292,6 +292,26 @@ def test_without_bubblewrap_student_code_runs_unprivileged_or_not_at_all(autogra
     finally:
         canary.unlink(missing_ok=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_broken_notebook_gets_zero_and_the_grader_s_message(autograder_zip):
+    results, stdout, root = gradescope(autograder_zip, b'{"cells": [')
+    try:
+        assert schema_problems(results) == [] and results['score'] == 0
+        assert 'could not be graded' in results['output'] and 'JSON' in results['output'], results['output']
+        assert [t['score'] for t in results['tests']] == [0.0] * len(results['tests']) and results['tests']
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_student_id_is_the_submission_s_then_the_user_s(tmp_path):
+    def given(meta):
+        (tmp_path / 'submission_metadata.json').write_text(meta if isinstance(meta, str) else json.dumps(meta))
+        return student_id(tmp_path)
+    assert given({'id': 123456, 'users': [{'id': 1234}]}) == '123456'
+    assert given({'id': '../x', 'users': [{'id': 1234}]}) == '1234'
+    assert given({'id': True, 'users': 'nobody'}) == 'student'
+    assert given('[not json') == 'student'
 
 
 def test_earlier_chapters_ship_only_what_their_minimx_is_built_from(tmp_path):
