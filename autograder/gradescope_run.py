@@ -246,7 +246,7 @@ def main(argv):
     except Refusal as err:
         print(f'REFUSED TO GRADE: {err}', flush=True)
         results = not_graded(f'the autograder refused to run it here, and none of its code ran: {err}')
-    except Exception as err:
+    except (Exception, SystemExit) as err:          # SystemExit: the grader's own clear errors
         traceback.print_exc(file=sys.stdout)
         print(f'error: the autograder failed: {type(err).__name__}: {err}', flush=True)
         results = not_graded('the autograder failed (a problem of the grader, not of your notebook).')

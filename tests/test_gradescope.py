@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -174,7 +175,7 @@ def hidden_literals(ch):
     found = set()
     for cell in nbformat.read(str(ch.source), as_version=4).cells:
         for body in region_bodies(cell.source, hidden=True):
-            for node in ast.walk(ast.parse(body)):
+            for node in ast.walk(ast.parse(textwrap.dedent(body))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) >= 8:
                     found.add(node.value)
     return {text for text in found if text not in public}
