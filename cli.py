@@ -1,4 +1,4 @@
-"""The course's one command line: ./course {build, release, publish, check, grade}.
+"""The course's one command line: ./course {build, release, publish, check, grade, gradescope}.
 
 It sits above the two halves of the course, which never import each other: pipeline/
 (building and releasing it) and autograder/ (grading it); both stand on core/.
@@ -49,6 +49,7 @@ examples:
   ./course grade subs/ --chapter ch02 --jobs 2 --cell-timeout 60
   ./course grade subs/ --cluster tcp://scheduler:8786   the sandboxes on a Dask cluster's workers
   ./course grade canvas-download.zip --chapter ch01   a Canvas, Moodle or Gradescope zip
+  ./course gradescope ch01             write _build/gradescope/ch01-autograder.zip for Gradescope
 """
 
 
@@ -97,6 +98,11 @@ def main(argv=None):
     p.add_argument('--sandbox', choices=('auto', 'bwrap', 'none'), default='auto',
                    help="auto: bubblewrap if it works here (default); bwrap: insist; none: limits only (unsafe)")
 
+    p = sub.add_parser('gradescope', help="the zip Gradescope's autograder runs for one chapter (secret: "
+                       "it holds the solutions)")
+    p.add_argument('chapter', help='chapter id, e.g. ch01')
+    p.add_argument('--out', metavar='FILE', help='where to write it (default _build/gradescope/chNN-autograder.zip)')
+
     args = parser.parse_args(argv)
     pin_environment()
     if args.command == 'build':
@@ -122,6 +128,11 @@ def main(argv=None):
         sys.exit(grade(args.submissions, args.chapter, jobs=args.jobs, seed=args.seed, limits=limits,
                        sandbox=args.sandbox, generate=generate, cluster=args.cluster,
                        platform=args.platform, deadlines=deadlines()))
+    elif args.command == 'gradescope':
+        from autograder.gradescope import write
+        out = write(chapter(args.chapter), args.out)
+        print(f'wrote {out}: upload it as the assignment\'s autograder (keep it private: it holds the '
+              f'reference solution, the hidden tests and the grading key)')
     else:
         parser.print_help()
 

@@ -116,7 +116,7 @@ class Progress:
 
 
 def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None, sandbox='auto', generate=None,
-          cluster=None, platform=None, deadlines=None):
+          cluster=None, platform=None, deadlines=None, record_gradebook=True):
     """Grade a folder or an LMS archive of submissions; return the exit status (1 if any
     infra_error, 2 if the archive cannot be read). `platform` is --from (None: detect it);
     `deadlines` maps chapter ids to the release calendar's deadline (a date), from the CLI.
@@ -125,8 +125,10 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     generate_assignment (pipeline/generate.py, passed in by the CLI): nbgrader's gradebook
     learns a chapter's cells only from it, and the grader does not build the course.
     `cluster`: the address of a Dask scheduler, or 'local' (autograder/cluster.py); None runs
-    `jobs` sandboxes at a time in this process."""
-    if generate is None:
+    `jobs` sandboxes at a time in this process.
+    `record_gradebook=False` skips the gradebook (Gradescope keeps the grades); `sandbox` may
+    also be a Sandbox already detected (the caller has checked what it protects)."""
+    if generate is None and record_gradebook:
         raise ValueError('grade() needs the course\'s generate (pipeline.generate.generate) for the gradebook')
     try:
         source, archive = open_submissions(Path(submissions), platform)
@@ -137,7 +139,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     store = Store(ch)
     store.lock()
     read_only = DATASETS + ([os.environ['FASHION_MNIST']] if os.environ.get('FASHION_MNIST') else [])
-    box = Sandbox.detect(sandbox, limits or Limits(), read_only)      # this machine's: the reference runs
+    box = sandbox if isinstance(sandbox, Sandbox) else Sandbox.detect(sandbox, limits or Limits(), read_only)
     if not box.isolated:
         print("\n" + box.warning() + "\n", file=sys.stderr, flush=True)
     # Workers sandbox as this machine does; on a cluster each insists on bubblewrap unless the
@@ -154,7 +156,8 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
         print(f'not run: {len(assignment.left_out)} demonstration cells the chapter declares '
               f'(course.grading.demonstrations): {names}', flush=True)
     try:
-        gradebook.prepare(ch, generate)
+        if record_gradebook:
+            gradebook.prepare(ch, generate)
         if todo:
             started = time.monotonic()
             seeds = sorted({assignment.seed_for(s) for s in todo})
@@ -184,7 +187,7 @@ def grade(submissions, requested_chapter=None, jobs=None, seed=None, limits=None
     else:
         print(f'grading {ch.id}: {len(states)} submissions, 0 to run ({len(states)} already final)', flush=True)
     try:
-        unrecorded = gradebook.record(ch, assignment, states)
+        unrecorded = gradebook.record(ch, assignment, states) if record_gradebook else ()
     except Exception as err:                    # the store and reports are still right
         print(f'error: could not write nbgrader\'s gradebook: {safe_text(err, 1000)}', file=sys.stderr)
         return finish(ch, assignment, states) or 1
