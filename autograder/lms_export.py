@@ -23,7 +23,7 @@ reads it for a new column is unconfirmed. Canvas's "Re-upload Submissions" takes
 named as the download named them, `<name>_<user id>_<attachment id>_<anything>`, and attaches
 each as a comment to that submission (instructure/canvas-lms,
 Assignment#generate_comments_from_files and infer_comment_context_from_filename, which reads
-the ids with /_\d+_/ and needs the attachment to be the submission's; canvas-lms#2406 shows
+the ids with /_[0-9]+_/ and needs the attachment to be the submission's; canvas-lms#2406 shows
 one in use). Moodle's grade import: any columns, one of which the teacher maps to a user field
 (userid, username, useridnumber, useremail), and one per grade item (docs.moodle.org, "Grade
 import"). Moodle's "Upload multiple feedback files in a zip" takes the download's folders, one
