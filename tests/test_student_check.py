@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.intake import pick_notebook
+from autograder.intake import folder_entries, pick_notebook
 from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, match, out_of_time, parse, read_instructor,
                                  stub_sources)
 from core.chapters import ROOT, before, chapter, chapters
@@ -210,7 +210,8 @@ def test_notebooks_the_grader_would_refuse_are_named_in_its_words(tmp_path):
     wrong.mkdir()
     (wrong / f'{other.name}.ipynb').write_bytes(other.student.read_bytes())
     with pytest.raises(SubmissionError) as intake_says:
-        pick_notebook(wrong, ch)                      # the grader's intake on the same file
+        entry, = [e for e in folder_entries(tmp_path) if e.student_id == 'wrong']
+        pick_notebook(entry, ch)                      # the grader's intake on the same file
     corrupt = tmp_path / 'corrupt' / f'{ch.name}.ipynb'
     corrupt.parent.mkdir()
     corrupt.write_bytes(ch.student.read_bytes()[:5000])
