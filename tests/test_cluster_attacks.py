@@ -67,3 +67,40 @@ def test_two_batches_grading_students_of_the_same_name_get_their_own_runs():
                 for task in (first, second)]
         assert [run.result() for run in runs] == [{'chapter': 'ch01'}, {'chapter': 'ch02'}]
     assert all(run.key.startswith('grade-alice-') for run in runs)
+
+
+def test_a_student_task_on_a_worker_holds_no_answer_key_or_instructor_test(tmp_path):
+    import base64
+    import hashlib
+    import pickle
+
+    from autograder.assignment import Assignment
+    from autograder.store import Store
+    from core.chapters import chapters
+    ch = chapters()[0]
+    store = Store(ch, root=tmp_path / 'grading')
+    box = sandbox.Sandbox.detect('auto', Limits())
+    assignment = Assignment(ch, store, box, store.secret(7), 'bwrap')
+    state = {'key': 'alice', 'sha256': hashlib.sha256(ch.student.read_bytes()).hexdigest()}
+    assignment.prepare([assignment.seed_for(state)])
+    task, _ = assignment.submission_task(state, ch.source.read_bytes())   # the reference answers, handed in
+
+    # What a worker process actually receives, pickled through a real scheduler.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local, distributed.Client(local) as client:
+        received = client.submit(worker.unchanged, task, pure=False).result()
+    sent = pickle.dumps(received)
+    assert received.plan['reference'] is False
+    assert assignment.key not in sent and base64.b64encode(assignment.key) not in sent
+    assert assignment.key.hex().encode() not in sent
+    # The reference edition of a test part (it records expected values) differs from the
+    # student edition; only the student's travels.
+    student_code = {p['code'] for parts in assignment.compiled[True].values() for p in parts}
+    reference_code = [p['code'] for parts in assignment.compiled[False].values() for p in parts
+                      if p['code'] not in student_code]
+    assert reference_code, 'the reference edition of the tests differs from the student one'
+    assert not [code for code in reference_code if code.encode() in sent]
+    assert all(code.encode() in sent for code in student_code)
+    # The reference records of this seed stay in the store on the coordinator.
+    for record in (assignment.folder).rglob('*.json'):
+        assert record.read_bytes() not in sent
