@@ -21,6 +21,7 @@ import io
 import logging
 import tempfile
 import threading
+import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -112,7 +113,7 @@ class DaskPool:
         shared = self.client.submit(unchanged, bundle, key=f'bundle-{bundle.digest}', pure=False)
         # A task's key names its submission, so an instructor watching the cluster (and the
         # tests) can tell which worker runs whose notebook.
-        self.futures = {self.client.submit(run_task, task, shared, key=f'grade-{task.name}', pure=False): task
+        self.futures = {self.client.submit(run_task, task, shared, key=task_key(task), pure=False): task
                         for task in tasks}
         for future in finished(list(self.futures)):
             task = self.futures.pop(future)
@@ -131,6 +132,14 @@ class DaskPool:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def task_key(task):
+    """The Dask key of one run: the submission's name, and a part no other run has. A
+    scheduler keeps one task per key and hands it to everyone who asks, so two batches on one
+    scheduler (two chapters, two coordinators) grading a student of the same name would
+    otherwise get the same run back."""
+    return f'grade-{task.name}-{uuid.uuid4().hex[:12]}'
 
 
 def pool(cluster, jobs):

@@ -262,11 +262,22 @@ def claimed_slot():
     if not SLOT_LOCKS.is_dir():
         SLOT_LOCKS.mkdir(exist_ok=True)
         os.chmod(SLOT_LOCKS, 0o1777)        # every grader of this machine, whoever runs it
+    owner = os.lstat(SLOT_LOCKS)
+    if os.path.islink(SLOT_LOCKS) or owner.st_uid not in (0, os.geteuid()) or \
+            (owner.st_mode & 0o002 and not owner.st_mode & 0o1000):
+        # Whoever owns the folder (or anyone, without the sticky bit) can swap lock files.
+        raise RuntimeError(f'{SLOT_LOCKS} belongs to uid {owner.st_uid} or is not sticky: '
+                           'remove it and grade again')
     for slot in range(SLOTS):
         try:
             fd = os.open(SLOT_LOCKS / str(slot), os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError:
-            continue                        # another user's lock file: not ours to take
+            continue                        # a symlink, or a file we may not open
+        if os.fstat(fd).st_uid not in (0, os.geteuid()):
+            # Its owner (a slot uid of an unsandboxed run, say) can unlink it while we hold
+            # its lock; the next grader would then lock a new file of the same slot.
+            os.close(fd)
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

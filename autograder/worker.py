@@ -52,11 +52,15 @@ class Bundle:
         Folders are world-readable and read-only: an unprivileged sandbox uid reads them. They
         live in the temporary folder ($TMPDIR), one per digest, so a batch unpacks each once."""
         bundles = Path(tempfile.gettempdir()) / 'minimx-grading-bundles'
+        if not bundles.is_dir():
+            bundles.mkdir(parents=True, exist_ok=True)
+            os.chmod(bundles, 0o755)            # the sandbox's unprivileged uid reads below it
+        if not only_ours(bundles):
+            # Someone else made this folder (the digest is public: they could have planted a
+            # harness or checks.py under it). Unpack where nobody else writes.
+            bundles = private_bundles()
         folder = bundles / self.digest
         if not folder.is_dir():
-            if not bundles.is_dir():
-                bundles.mkdir(parents=True, exist_ok=True)
-                os.chmod(bundles, 0o755)        # the sandbox's unprivileged uid reads below it
             partial = Path(tempfile.mkdtemp(prefix=f'.{self.digest}-', dir=bundles))
             for name, data in self.files:
                 path = partial / name
@@ -72,6 +76,25 @@ class Bundle:
             except OSError:
                 shutil.rmtree(partial, ignore_errors=True)
         return folder / 'harness', folder / 'stage'
+
+
+def only_ours(folder):
+    """True if `folder` is a real folder that only this user (and root) can write to."""
+    info = os.lstat(folder)
+    return (os.path.isdir(folder) and not os.path.islink(folder)
+            and info.st_uid == os.geteuid() and not info.st_mode & 0o022)
+
+
+_private = []
+
+
+def private_bundles():
+    """A bundle folder of this process alone, made once."""
+    with _lock:
+        if not _private:
+            _private.append(Path(tempfile.mkdtemp(prefix='minimx-grading-bundles-')))
+            os.chmod(_private[0], 0o755)
+        return _private[0]
 
 
 @dataclass

@@ -308,6 +308,29 @@ for _host, _port in [('127.0.0.1', PORT), ('localhost', PORT), ('1.1.1.1', 53), 
         pass
 '''
 
+# A student run looking for the grading cluster (or the worker that runs it): any other
+# process, a Dask variable, an inherited descriptor, or a TCP peer it can connect to (the
+# scheduler and the worker hold connections; /proc/net/tcp lists them where the network is
+# shared). Under the sandbox it finds nothing.
+FIND_THE_CLUSTER = '''
+import os, socket
+_found = [k for k in os.environ if k.startswith('DASK')]
+_found += [p for p in os.listdir('/proc') if p.isdigit() and int(p) > 2]   # bwrap, the harness
+_found += [fd for fd in os.listdir('/proc/self/fd') if int(fd) > 64]
+for _table in ('/proc/net/tcp', '/proc/net/tcp6'):
+    try:
+        _rows = open(_table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for _row in _rows:
+        _port = int(_row.split()[2 if _row.split()[3] == '01' else 1].rsplit(':', 1)[1], 16)
+        try:
+            socket.create_connection(('127.0.0.1', _port), timeout=1).close()
+            _found.append(_port)
+        except OSError:
+            pass
+'''
+
 TAMPER_ENVIRONMENT = '''
 import os, sys
 import checks
@@ -458,6 +481,9 @@ def build_cases(chapter, bug, port):
                 Expect(zero=tuple(C.tests), others_full=False, feedback={V.test: 'private channel'}, attention=True)),
         nb_case('network', lambda: wrap(append(C.correct(), first, NETWORK.replace('PORT', str(port))), V,
                                         'if not _connected:\n' + _indent(WRONG) + 'return _original(*args, **kwargs)'),
+                zero_v, needs_sandbox=True),
+        nb_case('find_the_cluster', lambda: wrap(append(C.correct(), first, FIND_THE_CLUSTER), V,
+                                                 'if not _found:\n' + _indent(WRONG) + 'return _original(*args, **kwargs)'),
                 zero_v, needs_sandbox=True),
         nb_case('patch_time_and_run_slow', wrapped(A, '''
 import time
