@@ -18,7 +18,7 @@ from minimx.gluon.data.dataset import Dataset
 __all__ = ['FashionMNIST']
 
 
-# defined in chapter 11, section 11.3 Fashion-MNIST as a dataset
+# defined in chapter 11, section 11.3 Fashion-MNIST as a dataset (Exercise 5 — `FashionMNIST.__getitem__`)
 class FashionMNIST(Dataset):
     """Fashion-MNIST's 60 000 training (train=True) or 10 000 test images, with their labels."""
 
