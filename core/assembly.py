@@ -226,7 +226,10 @@ def generate_imports(modules, labels):
     """{path: text} with the imports each module needs from its siblings added.
 
     `labels[path]` is the set of notebooks a module's cells came from: only modules sharing a
-    notebook are siblings (a later chapter imports an earlier one's names itself)."""
+    notebook are siblings (a later chapter imports an earlier one's names itself). If siblings
+    from different notebooks define the name, the one sharing the earliest notebook wins: a later
+    chapter's module (gluon.data's DataLoader) never changes what an earlier chapter's code in
+    the same module meant (chapter 4's DataLoader in minimx.d2l). Labels sort in chapter order."""
     defs = {path: _definitions(text) for path, text in modules.items() if path.endswith('.py')}
     needs = {}
     for path, text in modules.items():
@@ -235,6 +238,9 @@ def generate_imports(modules, labels):
             owners = [p for p in defs if p != path and labels.get(p, set()) & labels.get(path, set())
                       and name in defs[p]]
             made = [p for p in owners if defs[p][name] is None]
+            if len(made) > 1:       # a name keeps the meaning it had in the first chapter that used it
+                shared = {p: min(labels[p] & labels[path]) for p in made}
+                made = [p for p in made if shared[p] == min(shared.values())]
             if made:
                 if len(made) > 1:
                     raise AssemblyError(f'{path} uses {name!r}, which {" and ".join(made)} both define; '

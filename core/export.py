@@ -37,6 +37,9 @@ ALIASES = {
 # Packages that stand for one MXNet module split into files that read in one sitting: their
 # __init__ gathers every public name, so `nd.zeros` and `nd.NDArray` work as in MXNet.
 SPLIT_PACKAGES = {'minimx/nd'}
+# Modules whose `__all__` the root re-exports, as MXNet's top level does (`mx.cpu()`, `mx.gpu()`);
+# the root imports every other module by name only (`mx.autograd.record`).
+ROOT_REEXPORTS = {'context'}
 _CHAPTER = re.compile(r'^# Chapter (\d+)\b', re.M)
 _SECTION = re.compile(r'^## (\d+\.\d+ .*)$', re.M)
 _EXERCISE = re.compile(r'^### (Exercise \d+\b.*?)(?: \(\d+ points?\))?\s*$', re.M)
@@ -142,7 +145,7 @@ def _init_files(modules, how='`./course build`'):
                  f'"""{PACKAGE_DOCS.get(pkg, pkg.replace("/", ".") + " (part of minimx).")}"""']
         for child in children:
             lines.append(f'from . import {child}')
-            if pkg == 'minimx':      # the root imports its modules; names live in them (autograd.record)
+            if pkg == 'minimx' and child not in ROOT_REEXPORTS:   # names live in the modules (autograd.record)
                 continue
             names = [n for n in _public_names(modules.get(f'{pkg}/{child}.py'), split=pkg in SPLIT_PACKAGES)
                      if n not in exported]

@@ -9,4 +9,6 @@ from . import d2l
 from . import data
 from . import init
 from . import gluon
+from . import context
+from .context import Context, cpu, gpu, num_gpus, current_context
 from . import ndarray

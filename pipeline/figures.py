@@ -620,9 +620,48 @@ def ch10_lenet():
     return fig
 
 
+def ch11_pipeline():
+    fig, ax = canvas(10.0, 4.7)
+    # what one example is: the dataset and its transform
+    text(ax, 2.9, 4.45, 'what one example is', size=12.5, weight='bold')
+    box(ax, 0.2, 3.2, 2.5, 0.95, 'FashionMNIST\ndataset[i] = (image, label)', fc=DATA, size=11.5)
+    text(ax, 1.45, 2.98, '(28, 28, 1) uint8, int32', size=10.5)
+    box(ax, 3.25, 3.2, 2.65, 0.95, '.transform_first(ToTensor())\napplied when i is read', fc=KERNEL, size=11.5)
+    text(ax, 4.57, 2.98, '(1, 28, 28) float32 in [0, 1]', size=10.5)
+    arrow(ax, (2.7, 3.68), (3.25, 3.68))
+    # which examples go together: sampler and batch sampler
+    text(ax, 2.9, 2.5, 'which examples go together', size=12.5, weight='bold')
+    order = [7, 2, 9, 0, 5, 3, 8, 1, 6, 4]                   # one shuffle of range(10)
+    batch, cw, x0, y0 = 4, 0.3, 0.3, 1.45
+    text(ax, x0, 2.06, 'RandomSampler(10): a new order each epoch', size=10.5, ha='left')
+    for k, idx in enumerate(order):
+        rect(ax, x0 + k * cw, y0, cw, 0.36, fc=HILITE[k // batch] if k < 8 else FAINT, lw=0.8, alpha=0.55)
+        text(ax, x0 + (k + 0.5) * cw, y0 + 0.18, str(idx), size=10.5)
+    for k in range(0, len(order) + 1, batch):
+        ax.plot([x0 + k * cw] * 2, [y0 - 0.06, y0 + 0.42], color=EDGE, lw=2.0)
+    text(ax, x0, 1.12, 'BatchSampler(batch_size=4) cuts it into\n[7 2 9 0] [5 3 8 1] [6 4]', size=10.5,
+         ha='left', va='top')
+    rows = [("last_batch='keep'", 'yield [6 4]'),
+            ("'discard'", 'drop [6 4]'),
+            ("'rollover'", '[6 4] opens next epoch')]
+    for k, (kind, what) in enumerate(rows):
+        text(ax, 3.75, 1.85 - k * 0.36, kind, size=10.5, ha='left', family='monospace')
+        text(ax, 5.55, 1.85 - k * 0.36, what, size=10.5, ha='left')
+    arrow(ax, (x0 + len(order) * cw + 0.05, y0 + 0.18), (3.7, 1.55))
+    # the arrays: batchify
+    text(ax, 8.57, 4.45, 'the arrays', size=12.5, weight='bold')
+    box(ax, 7.3, 2.45, 2.55, 1.3, 'batchify_fn([dataset[i]\n  for i in batch])\nstacks each field', fc=RESULT, size=11.5)
+    arrow(ax, (5.9, 3.68), (7.3, 3.4), label='examples', size=10.5, offset=(0, 0.22))
+    arrow(ax, (6.45, 2.1), (7.3, 2.75), label='indices', size=10.5, offset=(-0.3, 0.2))
+    box(ax, 7.3, 0.6, 2.55, 0.85, 'X: (4, 1, 28, 28) float32\ny: (4,) int32', fc=DATA, size=11.5)
+    arrow(ax, (9.3, 2.45), (9.3, 1.45), label='a batch', size=10.5, offset=(-0.55, 0))
+    text(ax, 5.0, 0.22, 'Drawn with 10 examples in batches of 4 (Fashion-MNIST: 60 000 in batches of 256). '
+         'for X, y in DataLoader(...) runs it all.', size=10.5)
+    return fig
+
 FIGURES = {f.__name__: f for f in (ch01_broadcasting, ch02_tape, ch03_minibatch, ch04_softmax, ch05_mlp,
                                    ch06_dropout, ch07_block_tree, ch08_sharing, ch09_corr2d, ch09_padding_stride,
-                                   ch09_im2col, ch10_pooling, ch10_lenet)}
+                                   ch09_im2col, ch10_pooling, ch10_lenet, ch11_pipeline)}
 
 
 # -- putting them into the notebooks --------------------------------------------------------------

@@ -73,6 +73,16 @@ def test_imports_are_generated_from_sibling_modules_and_cycles_refused():
         generate_imports(cyclic, labels)
 
 
+def test_a_name_two_siblings_define_keeps_its_earliest_meaning():
+    modules = {'pkg/old.py': 'class Loader:\n    pass\n',
+               'pkg/new.py': 'class Loader:\n    pass\n',
+               'pkg/helpers.py': 'def load():\n    return Loader()\n'}
+    labels = {'pkg/old.py': {'ch04'}, 'pkg/new.py': {'ch11'}, 'pkg/helpers.py': {'ch04', 'ch11'}}
+    assert 'from pkg.old import Loader' in generate_imports(modules, labels)['pkg/helpers.py']
+    with pytest.raises(AssemblyError, match='both define'):
+        generate_imports(modules, {**labels, 'pkg/new.py': {'ch04'}})
+
+
 def test_provenance_comments_sit_above_each_definition():
     code = '@deco\ndef f():\n    pass\n\n\nclass C:\n    def m(self):\n        pass\n\nX = 1\n'
     out = with_provenance(code, {'chapter': 4, 'section': '4.2 Softmax', 'exercise': 'Exercise 1 — `f`'})

@@ -10,3 +10,4 @@ from . import loss
 from .loss import Loss, L2Loss, L1Loss, SoftmaxCrossEntropyLoss, SoftmaxCELoss
 from . import trainer
 from .trainer import Trainer
+from . import data
