@@ -26,7 +26,6 @@ The zip holds everything grading needs and nothing else:
 The student's code runs in the same container, so the zip is secret: run_autograder makes
 /autograder/source root's alone before anything else runs (autograder/gradescope_run.py).
 """
-import importlib.metadata as metadata
 import json
 import re
 import secrets
@@ -36,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from core.chapters import BUILD, CHECKS, ROOT, before
+from core.requirements import pinned_closure
 from core.notebook_format import export_target, nbgrader_metadata
 
 SCRIPTS = Path(__file__).resolve().parent / 'gradescope_scripts'
@@ -53,24 +53,10 @@ def default_path(ch):
 def pinned_requirements(packages=GRADER_PACKAGES):
     """requirements.txt of `packages` and everything they pull in, at this environment's
     versions (the ones requirements.txt pins)."""
-    from packaging.requirements import Requirement
-
-    found, todo = {}, list(packages)
-    while todo:
-        name = todo.pop()
-        key = re.sub(r'[-_.]+', '-', name).lower()
-        if key in found:
-            continue
-        dist = metadata.distribution(name)
-        found[key] = f'{dist.metadata["Name"]}=={dist.version}'
-        for text in dist.requires or []:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({'extra': ''}):
-                todo.append(requirement.name)
     return ''.join(f'{line}\n' for line in [
         f'# The grader\'s environment on Gradescope: {", ".join(packages)} and what they pull in,',
         '# pinned as the course\'s requirements.txt pins them. Written by `./course gradescope`.',
-        *sorted(found.values(), key=str.lower)])
+        *pinned_closure(packages)])
 
 
 HEADING = re.compile(r'^#{1,3} ')
