@@ -165,3 +165,15 @@ def test_cli_help_names_every_command():
                          capture_output=True, text=True, check=True).stdout
     for command in ('build', 'release', 'check', 'grade'):
         assert command in out
+
+
+def test_the_gradebook_schema_revision_read_from_the_scripts_is_nbgraders():
+    """generate() stamps new gradebooks with alembic_head() instead of nbgrader's `alembic
+    heads` subprocess; a fresh interpreter (nbgrader unpatched) must name the same revision."""
+    from pipeline.generate import alembic_head
+
+    ask = ('from core.environment import pin_environment; pin_environment(); '   # nbgrader's alembic on PATH
+           'import nbgrader.api; print(nbgrader.api.get_alembic_version())')
+    theirs = subprocess.run([sys.executable, '-c', ask], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert re.fullmatch(r'[0-9a-f]{12}', alembic_head())
+    assert theirs.stdout.strip() == alembic_head()
