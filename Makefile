@@ -3,13 +3,22 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: book test setup
+.PHONY: book test test-fast setup
 
 book: setup
 	./course build
 
+# One pytest worker per core (pytest-xdist). Tests sharing an expensive fixture (the built site,
+# one grading batch, one publication) carry the same xdist_group, so it is built once.
+PARALLEL := -n auto --dist loadgroup
+
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
+
+# The quick answer while developing: everything but the tests marked slow (whole notebooks run,
+# submissions graded, the site built and browsed). CI runs `make test`.
+test-fast: setup
+	$(PY) -m pytest $(PARALLEL) -m 'not slow'
 
 setup: $(VENV)/.installed node_modules/.installed
 

@@ -1,5 +1,6 @@
 """Shared helpers for the test suite, and the site that test_site and test_browser check."""
 import json
+import os
 import subprocess
 import time
 
@@ -57,8 +58,21 @@ def site(tmp_path_factory):
     return out / '_build' / 'html'
 
 
-def pytest_terminal_summary(terminalreporter):
-    if FIGURES:
+def pytest_sessionfinish(session):
+    """Under pytest-xdist tests run in workers and the controller prints the summary: each worker
+    leaves its figures beside its own temporary folder, where the controller looks for them."""
+    worker = os.environ.get('PYTEST_XDIST_WORKER')
+    if worker and FIGURES:
+        shared = session.config._tmp_path_factory.getbasetemp().parent / f'figures-{worker}.json'
+        shared.write_text(json.dumps(FIGURES))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    figures = dict(FIGURES)
+    if not hasattr(config, 'workerinput'):           # the controller (or a run without xdist)
+        for shared in sorted(config._tmp_path_factory.getbasetemp().glob('figures-*.json')):
+            figures |= json.loads(shared.read_text())
+    if figures:
         terminalreporter.section('site figures')
-        for name, value in FIGURES.items():
+        for name, value in figures.items():
             terminalreporter.write_line(f'{name}: {value}')

@@ -20,7 +20,7 @@ from playwright.sync_api import Error as PlaywrightError, sync_playwright
 from conftest import FIGURES
 from core.chapters import ROOT, chapters
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group('site')]  # the built site: one xdist worker builds it (Makefile)
 ARTIFACTS = ROOT / 'tests' / 'artifacts'
 # The flags the course runs Chromium with: headless, no GPU, and no traffic of its own.
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',

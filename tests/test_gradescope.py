@@ -32,7 +32,7 @@ from core.notebook_format import HIDDEN_BEGIN, SOLUTION_BEGIN, region_bodies
 from redteam_cases import Chapter
 from test_round_trip import COURSE, KNOWN_BUGS, run, with_bug
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('gradescope')]  # one worker builds the module's zip
 CH = chapter('ch01')
 VISIBILITY = {'hidden', 'after_due_date', 'after_published', 'visible'}
 # The Python run_autograder uses (setup.sh's venv on Gradescope).

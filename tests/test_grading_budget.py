@@ -28,6 +28,10 @@ SEED = 1234
 DECLARING = [ch.id for ch in chapters() if ch.grading.get('demonstrations')]
 
 
+# The module's reference runs are computed once: its tests share one xdist worker (Makefile).
+pytestmark = pytest.mark.xdist_group('grading_budget')
+
+
 @pytest.fixture(scope='module')
 def sandbox():
     return Sandbox.detect('auto', Limits())

@@ -73,7 +73,10 @@ DAYS = {
 }
 
 
-@pytest.fixture(scope='module', params=list(DAYS), ids=lambda day: day.replace(' ', '_'))
+# Each day's publication is built once: its tests share one xdist worker (Makefile).
+@pytest.fixture(scope='module', params=[pytest.param(day, marks=pytest.mark.xdist_group(f'publish-{n}'))
+                                        for n, day in enumerate(DAYS)],
+                ids=lambda day: day.replace(' ', '_'))
 def published(request, tmp_path_factory):
     as_of = DAYS[request.param]
     out = publish(tmp_path_factory.mktemp('published'), as_of=as_of)

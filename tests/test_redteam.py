@@ -147,7 +147,9 @@ WANTED = {n for n in os.environ.get('REDTEAM_CASES', '').split(',') if n}
 assert WANTED <= set(CASE_NAMES), f'REDTEAM_CASES names no such case: {sorted(WANTED - set(CASE_NAMES))}'
 
 
-@pytest.fixture(scope='module', params=['local', 'cluster'])
+# Each engine's batch is graded once: its tests share one xdist worker (Makefile).
+@pytest.fixture(scope='module', params=[pytest.param(engine, marks=pytest.mark.xdist_group(f'redteam-{engine}'))
+                                        for engine in ('local', 'cluster')])
 def redteam(request, tmp_path_factory):
     """The batch, graded by a pool of this process or (`cluster`) by the worker processes of a
     Dask LocalCluster; the canaries are compared with a baseline graded locally either way."""

@@ -19,7 +19,7 @@ from core.chapters import ROOT, chapters
 from pipeline.release import release
 from pipeline.schedule import Schedule
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('site')]  # the built site: one xdist worker builds it (Makefile)
 CHAPTERS = chapters()
 IMAGE_TYPES = ('image/png', 'image/jpeg', 'image/svg+xml', 'image/gif')
 

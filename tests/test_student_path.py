@@ -24,7 +24,7 @@ from core.notebook_format import answer_sources, grade_id, is_answer_cell, merge
 from pipeline.publish import publish
 from test_round_trip import KNOWN_BUGS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('student_path')]  # one worker sets up the module's venv
 AS_OF = datetime.date(2027, 2, 10)       # chapter 4 is out; chapters 1-3 are past their deadlines
 CH = chapter('ch04')
 
