@@ -81,7 +81,10 @@ KNOWN_BUGS = {
 }
 
 
-@pytest.mark.parametrize('ch', [c for c in CHAPTERS if c.id in KNOWN_BUGS], ids=lambda c: c.id)
+# `./course check` is the student's check.py run in a released folder: test_student_check.py
+# runs each chapter's known bug through check.py itself (with shortened training); here the
+# instructor's command is tried once, on a chapter that trains nothing, at full length.
+@pytest.mark.parametrize('ch', [c for c in CHAPTERS if c.id == 'ch01'], ids=lambda c: c.id)
 def test_check_names_the_cell_of_a_wrong_answer(ch, tmp_path):
     grade_id, old, new, failing = KNOWN_BUGS[ch.id]
     buggy = with_bug(ch, grade_id, old, new, tmp_path / f'{ch.name}.ipynb')
