@@ -167,6 +167,7 @@ def test_cli_help_names_every_command():
         assert command in out
 
 
+@pytest.mark.slow                 # nbgrader's answer costs an interpreter and its `alembic` (10-30 s)
 def test_the_gradebook_schema_revision_read_from_the_scripts_is_nbgraders():
     """generate() stamps new gradebooks with alembic_head() instead of nbgrader's `alembic
     heads` subprocess; a fresh interpreter (nbgrader unpatched) must name the same revision."""
