@@ -12,4 +12,5 @@ from . import gluon
 from . import optimizer
 from . import context
 from .context import Context, cpu, gpu, num_gpus, current_context
+from . import d2l_optim
 from . import ndarray

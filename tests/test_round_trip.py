@@ -78,6 +78,8 @@ KNOWN_BUGS = {
     'ch10': ('ex_pool2d', "window.max() if mode == 'max' else window.mean()", "window.max() if mode == 'max' else window.sum()",
              'test_pool2d'),
     'ch11': ('ex_batch_sampler', "self._prev = batch", "self._prev = []", 'test_batch_sampler_rollover'),
+    'ch12': ('ex_adam_update', "g = self._clip(grad * self.rescale_grad + wd * weight)",
+             "g = self._clip(grad * self.rescale_grad) + wd * weight", 'test_adam_update_options'),
 }
 
 
