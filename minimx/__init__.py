@@ -9,6 +9,8 @@ from . import d2l
 from . import data
 from . import init
 from . import gluon
+from . import optimizer
 from . import context
 from .context import Context, cpu, gpu, num_gpus, current_context
+from . import d2l_optim
 from . import ndarray

@@ -659,9 +659,54 @@ def ch11_pipeline():
          'for X, y in DataLoader(...) runs it all.', size=10.5)
     return fig
 
+
+def ch12_trajectories():
+    from matplotlib.figure import Figure
+    import numpy as np
+
+    def run(step, n=20):
+        x, s, path = np.array([-5.0, -2.0]), np.zeros(2), [(-5.0, -2.0)]
+        for _ in range(n):
+            x, s = step(x, s)
+            path.append(tuple(x))
+        return np.array(path)
+
+    curv, eta = np.array([0.2, 4.0]), 0.4                    # f = 0.1·x1² + 2·x2²: gradient curv·x
+
+    def gd(x, s):
+        return x - eta * curv * x, s
+
+    def momentum(x, v):
+        v = 0.5 * v + eta * curv * x
+        return x - v, v
+
+    def rmsprop(x, s):
+        g = curv * x
+        s = 0.9 * s + 0.1 * g ** 2
+        return x - eta * g / np.sqrt(s + 1e-6), s
+
+    fig = Figure(figsize=(10.0, 3.4), dpi=DPI)
+    g1, g2 = np.meshgrid(np.linspace(-5.5, 1.0, 200), np.linspace(-3.0, 2.0, 200))
+    panels = (('gradient descent, η = 0.4', gd), ('momentum, γ = 0.5', momentum), ('RMSProp, γ = 0.9', rmsprop))
+    for k, (title, step) in enumerate(panels):
+        ax = fig.add_axes([0.06 + k * 0.33, 0.16, 0.26, 0.72])
+        ax.contour(g1, g2, 0.1 * g1 ** 2 + 2 * g2 ** 2, levels=[0.25, 1, 2.5, 5, 8], colors='#6fa8dc', linewidths=1.0)
+        path = run(step)
+        ax.plot(path[:, 0], path[:, 1], '-o', color=HILITE[k], markersize=3.5, linewidth=1.4)
+        ax.plot([0], [0], marker='*', color=EDGE, markersize=10)
+        ax.set_title(title, fontsize=FONT)
+        ax.set_xlabel('x1', fontsize=FONT - 1)
+        ax.set_ylabel('x2', fontsize=FONT - 1)
+        ax.tick_params(labelsize=MIN_FONT)
+        ax.set_xlim(-5.5, 1.0)
+        ax.set_ylim(-3.0, 2.0)
+        end = np.round(path[-1], 2) + 0.0                    # + 0.0: no '-0.00'
+        ax.text(-5.3, -2.75, f'after 20 steps: ({end[0]:.2f}, {end[1]:.2f})', fontsize=MIN_FONT, ha='left')
+    return fig
+
 FIGURES = {f.__name__: f for f in (ch01_broadcasting, ch02_tape, ch03_minibatch, ch04_softmax, ch05_mlp,
                                    ch06_dropout, ch07_block_tree, ch08_sharing, ch09_corr2d, ch09_padding_stride,
-                                   ch09_im2col, ch10_pooling, ch10_lenet, ch11_pipeline)}
+                                   ch09_im2col, ch10_pooling, ch10_lenet, ch11_pipeline, ch12_trajectories)}
 
 
 # -- putting them into the notebooks --------------------------------------------------------------

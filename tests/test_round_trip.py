@@ -21,9 +21,11 @@ COURSE = [sys.executable, '-m', 'cli']
 pytestmark = pytest.mark.slow
 
 
-def run(args, env_extra=None, **kwargs):
+def run(args, env_extra=None, pythonpath=True, **kwargs):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    env.update(DETERMINISTIC_ENV, PYTHONPATH=str(ROOT), **(env_extra or {}))
+    env.update(DETERMINISTIC_ENV, **(env_extra or {}))
+    if pythonpath:
+        env['PYTHONPATH'] = str(ROOT)
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, **kwargs)
 
 
@@ -31,7 +33,9 @@ def run(args, env_extra=None, **kwargs):
 def test_solution_outputs_reproduce_under_nbval(ch):
     with staged(ch) as folder:
         shutil.copy(ch.source, folder / ch.source.name)
-        result = run([sys.executable, '-m', 'pytest', *nbval_args(folder / ch.source.name)])
+        # no PYTHONPATH: the kernel must import the staged minimx of the earlier chapters, as the
+        # build did, not this checkout's (which holds the chapter's own reference code)
+        result = run([sys.executable, '-m', 'pytest', *nbval_args(folder / ch.source.name)], pythonpath=False)
     assert result.returncode == 0, result.stdout[-5000:]
 
 
@@ -78,6 +82,8 @@ KNOWN_BUGS = {
     'ch10': ('ex_pool2d', "window.max() if mode == 'max' else window.mean()", "window.max() if mode == 'max' else window.sum()",
              'test_pool2d'),
     'ch11': ('ex_batch_sampler', "self._prev = batch", "self._prev = []", 'test_batch_sampler_rollover'),
+    'ch12': ('ex_adam_update', "g = self._clip(grad * self.rescale_grad + wd * weight)",
+             "g = self._clip(grad * self.rescale_grad) + wd * weight", 'test_adam_update_options'),
 }
 
 
