@@ -4,6 +4,7 @@ imports instead of guards, and where each definition comes from.
 The exporter's rewrites (core/assembly.py) are tested on small modules first, so each rule is
 seen to act and to refuse; then the committed package is checked against the same rules."""
 import ast
+import importlib
 import re
 import subprocess
 import sys
@@ -143,3 +144,27 @@ def test_mxnet_names_and_operators_live_in_nd():
     assert nd.Pooling.__module__ == 'minimx.nd.pooling' and nd.NDArray.__module__ == 'minimx.nd.ndarray'
     from minimx.base import MXNetError
     assert nd.MXNetError is MXNetError
+
+
+def declared_names(tree):
+    """The names a module lists in `__all__` (its literal and every `__all__ += [...]`), or None."""
+    names = None
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, 'target', None)]
+        if any(getattr(t, 'id', None) == '__all__' for t in targets):
+            names = (names or set()) | set(ast.literal_eval(node.value))
+    return names
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_a_module_with_all_lists_every_public_class_it_defines(path):
+    """`from minimx.gluon.nn import *` must give Conv2D, as MXNet's does: a chapter that adds a
+    class to a module with `__all__` adds its name there too (`__all__ += [...]`)."""
+    tree = ast.parse(path.read_text(encoding='utf-8'))
+    declared = declared_names(tree)
+    if declared is None:
+        return
+    classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith('_')}
+    assert not classes - declared, f'{path.name}: classes missing from __all__: {sorted(classes - declared)}'
+    module = importlib.import_module('.'.join(path.relative_to(ROOT).with_suffix('').parts).removesuffix('.__init__'))
+    assert not declared - set(dir(module)), f'{path.name}: __all__ names what it lacks: {sorted(declared - set(dir(module)))}'
