@@ -162,6 +162,26 @@ def merge_methods(module, text):
     return '\n'.join(out)
 
 
+def extend_all(text):
+    """A module whose first chapter lists its names in `__all__` lists the public classes later
+    chapters add to it as well, in one `__all__ += [...]` at its end (`from minimx.gluon.nn
+    import *` gives Conv2D, as MXNet's does). A notebook cell cannot say it itself: the notebook
+    that adds the class has no `__all__` of the module."""
+    body = ast.parse(text).body
+    declared = [n for n in body if isinstance(n, ast.Assign) and any(getattr(t, 'id', None) == '__all__'
+                                                                     for t in n.targets)]
+    if not declared:
+        return text
+    named = set(ast.literal_eval(declared[0].value))
+    added = [n.name for n in body if isinstance(n, ast.ClassDef) and not n.name.startswith('_')
+             and n.name not in named]
+    added += [n.targets[0].id for n in body if isinstance(n, ast.Assign) and len(n.targets) == 1    # SigmoidBCELoss =
+              and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Name) and n.value.id in added]
+    if not added:
+        return text
+    return text.rstrip('\n') + f'\n\n\n# the public classes later chapters added to this module\n__all__ += {added!r}\n'
+
+
 def _check_early_names(module, node, owner, body, cls):
     """A method moved into its class is defined where the class is: its defaults and other
     decorators must only use names bound before the class."""

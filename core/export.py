@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from core.assembly import generate_imports, merge_methods, with_provenance
+from core.assembly import extend_all, generate_imports, merge_methods, with_provenance
 from core.notebook_format import HIDDEN_BEGIN, export_target, nbgrader_metadata, without_solution_markers
 
 PACKAGE_DOCS = {
@@ -100,7 +100,7 @@ def assemble(sources, how='`./course build`', advice='edit the notebook(s) and r
     for label, cells in sources:
         for target, code, *where in cells:          # (target, code) from an older exports file
             modules.setdefault(target, []).append((label, with_provenance(code, where[0] if where else {})))
-    texts = {target: merge_methods(target, '\n\n'.join(code for _, code in parts))
+    texts = {target: extend_all(merge_methods(target, '\n\n'.join(code for _, code in parts)))
              for target, parts in modules.items()}
     labels = {target: {src for src, _ in parts} for target, parts in modules.items()}
     texts = generate_imports(texts, labels)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.assembly import AssemblyError, PROVENANCE, generate_imports, merge_methods, with_provenance
+from core.assembly import AssemblyError, PROVENANCE, extend_all, generate_imports, merge_methods, with_provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted((ROOT / 'minimx').rglob('*.py'))
@@ -144,6 +144,16 @@ def test_mxnet_names_and_operators_live_in_nd():
     assert nd.Pooling.__module__ == 'minimx.nd.pooling' and nd.NDArray.__module__ == 'minimx.nd.ndarray'
     from minimx.base import MXNetError
     assert nd.MXNetError is MXNetError
+
+
+def test_classes_a_later_chapter_adds_join_the_modules_all():
+    first = "__all__ = ['A']\n\n\nclass A:\n    pass\n"
+    later = first + "\n\nclass B(A):\n    pass\n\n\nclass _Hidden:\n    pass\n\n\nShort = B\n"
+    namespace = {}
+    exec(extend_all(later), namespace)
+    assert namespace['__all__'] == ['A', 'B', 'Short']
+    assert extend_all(first) == first
+    assert extend_all('class A:\n    pass\n') == 'class A:\n    pass\n'      # no __all__: every name is public
 
 
 def declared_names(tree):

@@ -102,3 +102,7 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
 
 
 SigmoidBCELoss = SigmoidBinaryCrossEntropyLoss
+
+
+# the public classes later chapters added to this module
+__all__ += ['SigmoidBinaryCrossEntropyLoss', 'SigmoidBCELoss']

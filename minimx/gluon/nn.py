@@ -220,3 +220,7 @@ class AvgPool2D(_Pool2D):
     def __init__(self, pool_size=(2, 2), strides=None, padding=0, ceil_mode=False, layout='NCHW',
                  count_include_pad=True, **kwargs):
         super().__init__(pool_size, strides, padding, ceil_mode, 'avg', count_include_pad, layout=layout, **kwargs)
+
+
+# the public classes later chapters added to this module
+__all__ += ['Conv2D', 'MaxPool2D', 'AvgPool2D']
