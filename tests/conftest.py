@@ -46,6 +46,18 @@ def leaked(lines, text):
     return [line for line in lines if line in text or json.dumps(line)[1:-1] in text]
 
 
+_BUILT = {}
+
+
+def built_once(key, build):
+    """`build()`, computed once per test process. pytest-xdist may give a worker a module's
+    tests in two stretches with other tests between, and pytest then sets a module fixture up
+    again; fixtures that grade a batch or publish the course keep what they built here."""
+    if key not in _BUILT:
+        _BUILT[key] = build()
+    return _BUILT[key]
+
+
 @pytest.fixture(scope='session')
 def site(tmp_path_factory):
     """The site built from this checkout by the command `./course build` uses, into a

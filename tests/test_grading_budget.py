@@ -21,6 +21,7 @@ from autograder.notebook import match, parse, read_instructor
 from autograder.sandbox import Limits, Sandbox
 from autograder.store import Store
 from core.chapters import Chapter, chapter, chapters
+from conftest import built_once
 from redteam_cases import Chapter as Notebooks
 
 KEY = b'grading-budget-test-key'
@@ -40,7 +41,8 @@ def sandbox():
 @pytest.fixture(scope='module')
 def full_runs(tmp_path_factory, sandbox):
     """{chapter id: (assignment, reference records) of the reference run of every cell}."""
-    runs, tmp = {}, tmp_path_factory.mktemp('every-cell')
+    runs = built_once('grading-budget full runs', dict)      # kept if pytest sets the fixture up again
+    tmp = built_once('grading-budget folder', lambda: tmp_path_factory.mktemp('every-cell'))
 
     def full_run(ch):
         if ch.id not in runs:

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import FIGURES, leaked, public_text
+from conftest import FIGURES, built_once, leaked, public_text
 from core.chapters import ROOT, chapters
 from core.notebook_format import marker_lines, region_bodies
 from pipeline.publish import CHAPTER_LINK, publish
@@ -79,7 +79,7 @@ DAYS = {
                 ids=lambda day: day.replace(' ', '_'))
 def published(request, tmp_path_factory):
     as_of = DAYS[request.param]
-    out = publish(tmp_path_factory.mktemp('published'), as_of=as_of)
+    out = built_once(('published', as_of), lambda: publish(tmp_path_factory.mktemp('published'), as_of=as_of))
     return out, load(SCHEDULE, as_of)
 
 

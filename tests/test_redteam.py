@@ -33,6 +33,7 @@ from autograder.notebook import (MAX_NOTEBOOK_BYTES, SubmissionError, cell_impor
                                  stub_sources)
 from autograder.sandbox import Limits, Sandbox
 from core.chapters import ROOT, chapters
+from conftest import built_once
 from core.environment import DETERMINISTIC_ENV
 from redteam_cases import Case, Chapter, Expect, build_cases, by_id, source
 from test_round_trip import KNOWN_BUGS
@@ -152,7 +153,12 @@ assert WANTED <= set(CASE_NAMES), f'REDTEAM_CASES names no such case: {sorted(WA
                                         for engine in ('local', 'cluster')])
 def redteam(request, tmp_path_factory):
     """The batch, graded by a pool of this process or (`cluster`) by the worker processes of a
-    Dask LocalCluster; the canaries are compared with a baseline graded locally either way."""
+    Dask LocalCluster; the canaries are compared with a baseline graded locally either way.
+    Graded once per engine and test process (conftest.built_once)."""
+    return built_once(('redteam', request.param), lambda: graded_batch(request, tmp_path_factory))
+
+
+def graded_batch(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f'redteam-{request.param}')
     engine = ['--cluster', 'local'] if request.param == 'cluster' else []
     chapter, listener = Chapter(CH), Listener()
