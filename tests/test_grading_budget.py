@@ -41,8 +41,8 @@ def sandbox():
 @pytest.fixture(scope='module')
 def full_runs(tmp_path_factory, sandbox):
     """{chapter id: (assignment, reference records) of the reference run of every cell}."""
-    runs = built_once('grading-budget full runs', dict)      # kept if pytest sets the fixture up again
-    tmp = built_once('grading-budget folder', lambda: tmp_path_factory.mktemp('every-cell'))
+    # kept if pytest sets the fixture up again (conftest.built_once)
+    runs, tmp = built_once('grading-budget runs', lambda: ({}, tmp_path_factory.mktemp('every-cell')))
 
     def full_run(ch):
         if ch.id not in runs:
