@@ -13,4 +13,5 @@ from . import optimizer
 from . import context
 from .context import Context, cpu, gpu, num_gpus, current_context
 from . import d2l_optim
+from . import cnn
 from . import ndarray

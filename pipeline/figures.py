@@ -704,9 +704,55 @@ def ch12_trajectories():
         ax.text(-5.3, -2.75, f'after 20 steps: ({end[0]:.2f}, {end[1]:.2f})', fontsize=MIN_FONT, ha='left')
     return fig
 
+
+def ch13_residual():
+    from matplotlib.patches import Circle
+    fig, ax = canvas(10.0, 6.0)
+
+    def block(x0, title, shape_in, first, second, shortcut, shape_out):
+        cx = x0 + 1.6
+        text(ax, cx + 0.6, 5.7, title, size=12.5, weight='bold')
+        box(ax, cx - 1.0, 4.85, 2.0, 0.5, shape_in, fc=DATA, size=11.5)
+        box(ax, cx - 1.0, 3.95, 2.0, 0.5, first, fc=KERNEL, size=11.5)
+        box(ax, cx - 1.0, 3.25, 2.0, 0.45, 'batch norm, ReLU', fc=KERNEL, size=11.5)
+        box(ax, cx - 1.0, 2.35, 2.0, 0.5, second, fc=KERNEL, size=11.5)
+        box(ax, cx - 1.0, 1.65, 2.0, 0.45, 'batch norm', fc=KERNEL, size=11.5)
+        arrow(ax, (cx, 4.85), (cx, 4.45))
+        arrow(ax, (cx, 3.95), (cx, 3.7))
+        arrow(ax, (cx, 3.25), (cx, 2.85))
+        arrow(ax, (cx, 2.35), (cx, 2.1))
+        # the sum and the output
+        ax.add_patch(Circle((cx, 1.05), 0.22, facecolor='white', edgecolor=EDGE, linewidth=1.2))
+        text(ax, cx, 1.05, '+', size=14, weight='bold')
+        arrow(ax, (cx, 1.65), (cx, 1.27))
+        box(ax, cx - 1.0, 0.05, 2.0, 0.5, 'ReLU → ' + shape_out, fc=RESULT, size=11.5)
+        arrow(ax, (cx, 0.83), (cx, 0.55))
+        # the shortcut, on the right
+        sx = cx + 1.95
+        ax.plot([cx + 1.0, sx], [5.1, 5.1], color=HILITE[1], lw=2.0)
+        if shortcut:
+            ax.plot([sx, sx], [5.1, 3.35], color=HILITE[1], lw=2.0)
+            box(ax, sx - 0.7, 2.6, 1.4, 0.75, shortcut, fc=FAINT, size=11, ec=HILITE[1])
+            ax.plot([sx, sx], [2.6, 1.05], color=HILITE[1], lw=2.0)
+            label = '1 × 1 shortcut'
+        else:
+            ax.plot([sx, sx], [5.1, 1.05], color=HILITE[1], lw=2.0)
+            label = 'identity shortcut: x'
+        arrow(ax, (sx, 1.05), (cx + 0.22, 1.05), color=HILITE[1], lw=2.0)
+        text(ax, sx + 0.12, 4.55, label, size=11, color=HILITE[1], ha='left' if not shortcut else 'center',
+             va='bottom')
+
+    block(0.1, 'same shape: identity shortcut', 'x: 32 × 7 × 7', 'conv 32 @ 3 × 3, pad 1',
+          'conv 32 @ 3 × 3, pad 1', None, '32 × 7 × 7')
+    block(5.1, 'new shape: 1 × 1 shortcut', 'x: 16 × 14 × 14', 'conv 32 @ 3 × 3, pad 1,\nstride 2',
+          'conv 32 @ 3 × 3, pad 1', 'conv 32 @ 1 × 1\nstride 2', '32 × 7 × 7')
+    return fig
+
+
 FIGURES = {f.__name__: f for f in (ch01_broadcasting, ch02_tape, ch03_minibatch, ch04_softmax, ch05_mlp,
                                    ch06_dropout, ch07_block_tree, ch08_sharing, ch09_corr2d, ch09_padding_stride,
-                                   ch09_im2col, ch10_pooling, ch10_lenet, ch11_pipeline, ch12_trajectories)}
+                                   ch09_im2col, ch10_pooling, ch10_lenet, ch11_pipeline, ch12_trajectories,
+                                   ch13_residual)}
 
 
 # -- putting them into the notebooks --------------------------------------------------------------

@@ -47,7 +47,41 @@ CASES = [
     ('Convolution', lambda x, w, b: nd.Convolution(x, w, b, kernel=(3, 2), stride=(2, 1), pad=(1, 0)),
      [(2, 2, 5, 4), (3, 2, 3, 2), (3,)], (-2, 2)),
     ('Pooling', lambda x: nd.Pooling(x, kernel=(2, 3), pool_type='max', stride=(1, 2), pad=(1, 1)), [(2, 2, 4, 5)], (-2, 2)),
+    ('BatchNorm', lambda x, g, b: _batch_norm(x, g, b, training=True), [(4, 3, 2, 2), (3,), (3,)], (-2, 2)),
 ]
+
+
+def _batch_norm(x, gamma, beta, training, **attrs):
+    """nd.BatchNorm in training or prediction mode for both the tape and central differences (which
+    run outside record()); fresh moving statistics on every call."""
+    c = x.shape[attrs.get('axis', 1)]
+    moving_mean = nd.array(np.linspace(-0.5, 0.5, c), dtype=np.float64)
+    moving_var = nd.array(np.linspace(0.5, 2.0, c), dtype=np.float64)
+    with autograd.train_mode() if training else autograd.predict_mode():
+        return nd.BatchNorm(x, gamma, beta, moving_mean, moving_var, **{'eps': 1e-5, 'fix_gamma': False, **attrs})
+
+
+def test_batch_norm_gradient_in_every_mode():
+    """Chapter 13's fused operator: batch statistics (2-D and NCHW, another channel axis), the moving
+    statistics (prediction, use_global_stats), and fix_gamma, whose gamma gets no gradient."""
+    for shapes, training, attrs in ((((6, 4), (4,), (4,)), True, {}), (((3, 2, 3, 2), (2,), (2,)), False, {}),
+                                     (((3, 2, 3, 4), (4,), (4,)), True, {'axis': -1}),
+                                     (((4, 3, 2, 2), (3,), (3,)), True, {'use_global_stats': True}),
+                                     (((5, 3), (3,), (3,)), True, {'fix_gamma': True})):
+        for seed in range(2):
+            check_gradient(lambda x, g, b: _batch_norm(x, g, b, training, **attrs), *shapes,
+                           rng=np.random.default_rng(seed))
+    x, g, b = (nd.array(np.random.default_rng(0).standard_normal(s)) for s in ((5, 3), (3,), (3,)))
+    g.attach_grad()
+    with autograd.record():
+        y = nd.BatchNorm(x, g, b, nd.zeros(3), nd.ones(3))               # MXNet's default: fix_gamma=True
+    y.backward()
+    assert np.all(g.grad.asnumpy() == 0)
+
+
+def test_global_average_pooling_gradient():
+    from minimx.gluon import nn
+    check_gradient(lambda x: nn.GlobalAvgPool2D()(x), (2, 3, 4, 5), rng=np.random.default_rng(1))
 
 
 def test_average_pooling_gradient():
@@ -93,6 +127,7 @@ def test_every_nd_function_and_method_goes_through_the_op_table(monkeypatch):
         'add': lambda: x + 1, 'lesser': lambda: 1 > x, 'dot': lambda: nd.dot(x, x),
         'pick': lambda: nd.pick(x, i), 'take': lambda: nd.take(x, i), 'concat': lambda: nd.concat(x, x),
         'stack': lambda: nd.stack(x, x), 'add_n': lambda: nd.add_n(x, x), 'sum': lambda: x.sum(),
+        'BatchNorm': lambda: nd.BatchNorm(x, nd.ones(2), nd.zeros(2), nd.zeros(2), nd.ones(2)),
     }
     for name, call in calls.items():
         seen.clear()

@@ -146,3 +146,46 @@ def test_constant_parameters_are_not_trained():
     trainer = gluon.Trainer(block.collect_params(), 'sgd')
     trainer.step(1)                                         # nothing to update, nothing stale
     assert block(nd.ones(2)).asnumpy().tolist() == [1, 1]
+
+
+def test_batch_norm_layer_matches_mxnet():
+    """nn.BatchNorm (chapter 13): MXNet 1.x's parameters, defaults and modes. Facts from MXNet's
+    gluon/nn/basic_layers.py and src/operator/nn/batch_norm.cc: gamma/beta/running_mean/running_var
+    initialized ones/zeros/zeros/ones, the running ones with grad_req 'null'; fix_gamma = not scale;
+    the batch variance is the biased one (divided by m), and the moving averages are
+    momentum * moving + (1 - momentum) * batch statistic."""
+    bn = nn.BatchNorm()
+    assert bn.prefix.startswith('batchnorm') and bn.gamma.shape == (0,)
+    bn.initialize()
+    x = nd.array(np.arange(12, dtype=np.float32).reshape(3, 2, 2) ** 1.5)
+    with autograd.record():
+        y = bn(x)
+    assert [p.name[len(bn.prefix):] for p in bn.params.values()] == ['gamma', 'beta', 'running_mean', 'running_var']
+    assert [p.grad_req for p in bn.params.values()] == ['write', 'write', 'null', 'null']
+    assert repr(bn) == ('BatchNorm(axis=1, eps=1e-05, momentum=0.9, fix_gamma=False, use_global_stats=False, '
+                        'in_channels=2)')
+    xs = x.asnumpy().astype(np.float64)
+    mean, var = xs.mean(axis=(0, 2)), xs.var(axis=(0, 2))                  # biased variance
+    np.testing.assert_allclose(y.asnumpy(), (xs - mean[:, None]) / np.sqrt(var[:, None] + 1e-5), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.data().asnumpy(), 0.1 * mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.data().asnumpy(), 0.9 + 0.1 * var, rtol=1e-5)
+    with autograd.record(train_mode=False):                                  # prediction: the running ones
+        z = bn(x)
+    np.testing.assert_allclose(z.asnumpy(), (xs - 0.1 * mean[:, None]) / np.sqrt(0.9 + 0.1 * var[:, None] + 1e-5),
+                               rtol=1e-4, atol=1e-5)
+    trainer = gluon.Trainer(bn.collect_params(), 'sgd', {'learning_rate': 0.1})
+    with autograd.record():
+        loss = (bn(x) * nd.array(np.arange(12, dtype=np.float32).reshape(3, 2, 2))).sum()
+    loss.backward()
+    statistics = [bn.running_mean.data().asnumpy(), bn.running_var.data().asnumpy()]
+    gamma = bn.gamma.data().asnumpy()
+    trainer.step(1)                                                          # the running statistics are not trained
+    assert not np.allclose(bn.gamma.data().asnumpy(), gamma)
+    np.testing.assert_array_equal(bn.running_mean.data().asnumpy(), statistics[0])
+    np.testing.assert_array_equal(bn.running_var.data().asnumpy(), statistics[1])
+    fixed = nn.BatchNorm(scale=False, center=False, in_channels=2)
+    fixed.initialize()
+    assert (fixed.gamma.grad_req, fixed.beta.grad_req) == ('null', 'null')
+    with pytest.raises(MXNetError, match='Shape inconsistent'):
+        nd.BatchNorm(x, nd.ones(3), nd.zeros(2), nd.zeros(2), nd.ones(2))
+    assert nn.GlobalAvgPool2D()(nd.ones((2, 3, 5, 4))).shape == (2, 3, 1, 1)

@@ -19,6 +19,21 @@ from core.staging import staged
 CHAPTERS = chapters()
 COURSE = [sys.executable, '-m', 'cli']
 pytestmark = pytest.mark.slow
+# Chapters whose stored run trains for minutes (chapter 13: about ten). The round trip runs them as
+# the grader does, with their grading `env` (MINIMX_EPOCHS: a fraction of an epoch), and leaves
+# the outputs of the cells that read MINIMX_EPOCHS uncompared, by nbval and by check alike;
+# tests/test_training.py checks what their training reaches.
+SHORTENED = {'ch13'}
+EPOCHS_EXPLAINED = re.compile(r'^  \[In (\d+)\] .*: it reads MINIMX_EPOCHS, which is set:$', re.M)
+
+
+def round_trip_env(ch):
+    """The variables a round-trip run of `ch` sets: its grading env if it is SHORTENED."""
+    return dict(ch.grading.get('env', {})) if ch.id in SHORTENED else {}
+
+
+def reads_epochs(cell):
+    return cell.cell_type == 'code' and 'MINIMX_EPOCHS' in cell.source
 
 
 def run(args, env_extra=None, pythonpath=True, **kwargs):
@@ -32,10 +47,16 @@ def run(args, env_extra=None, pythonpath=True, **kwargs):
 @pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)
 def test_solution_outputs_reproduce_under_nbval(ch):
     with staged(ch) as folder:
-        shutil.copy(ch.source, folder / ch.source.name)
+        nb = nbformat.read(str(ch.source), as_version=4)
+        if ch.id in SHORTENED:
+            for cell in nb.cells:
+                if reads_epochs(cell):
+                    cell.metadata.setdefault('tags', []).append('nbval-ignore-output')
+        nbformat.write(nb, str(folder / ch.source.name))
         # no PYTHONPATH: the kernel must import the staged minimx of the earlier chapters, as the
         # build did, not this checkout's (which holds the chapter's own reference code)
-        result = run([sys.executable, '-m', 'pytest', *nbval_args(folder / ch.source.name)], pythonpath=False)
+        result = run([sys.executable, '-m', 'pytest', *nbval_args(folder / ch.source.name)], round_trip_env(ch),
+                     pythonpath=False)
     assert result.returncode == 0, result.stdout[-5000:]
 
 
@@ -84,6 +105,8 @@ KNOWN_BUGS = {
     'ch11': ('ex_batch_sampler', "self._prev = batch", "self._prev = []", 'test_batch_sampler_rollover'),
     'ch12': ('ex_adam_update', "g = self._clip(grad * self.rescale_grad + wd * weight)",
              "g = self._clip(grad * self.rescale_grad) + wd * weight", 'test_adam_update_options'),
+    'ch13': ('ex_batch_norm', "moving[:] = momentum * moving + (1 - momentum) * stat",
+             "moving[:] = (1 - momentum) * moving + momentum * stat", 'test_batch_norm_moving'),
 }
 
 
@@ -94,12 +117,13 @@ KNOWN_BUGS = {
 def test_check_names_the_cell_of_a_wrong_answer(ch, tmp_path):
     grade_id, old, new, failing = KNOWN_BUGS[ch.id]
     buggy = with_bug(ch, grade_id, old, new, tmp_path / f'{ch.name}.ipynb')
-    result = run([*COURSE, 'check', ch.id, str(buggy)])
+    result = run([*COURSE, 'check', ch.id, str(buggy)], round_trip_env(ch))
     assert result.returncode == 1, result.stdout[-3000:]
     assert re.findall(r'^  ✗ (\S+)', result.stdout, re.M) == [grade_id], result.stdout[-3000:]
     code = [c for c in nbformat.read(str(ch.student), as_version=4).cells if c.cell_type == 'code']
     test_cell = next(n for n, c in enumerate(code, 1) if c.metadata.get('nbgrader', {}).get('grade_id') == failing)
-    differ = re.findall(r'^  \[In (\d+)\] (?!printed warnings)', result.stdout, re.M)
+    differ = re.findall(r'^  \[In (\d+)\] (?!printed warnings)(?!.*: it reads MINIMX_EPOCHS, which is set:$)',
+                        result.stdout, re.M)
     assert differ == [str(test_cell)], result.stdout[-3000:]
 
 
@@ -108,12 +132,17 @@ def test_reference_answers_reproduce_the_student_editions_outputs(ch):
     """The student edition has no hidden tests: its cells must still print exactly what the
     reference run printed (hidden tests may not change state later cells see). The reference
     answers run in the student edition through the student's own check.py."""
-    good = run([*COURSE, 'check', ch.id, str(ch.source)])
+    good = run([*COURSE, 'check', ch.id, str(ch.source)], round_trip_env(ch))
     n = len(re.findall(r'^  ✓ ', good.stdout, re.M))
-    assert good.returncode == 0 and n > 0 and f'{n} of {n} pass their visible checks' in good.stdout, \
+    # check exits 1 when an output differs, even if MINIMX_EPOCHS explains it
+    assert good.returncode == (1 if ch.id in SHORTENED else 0) and n > 0 and f'{n} of {n} pass their visible checks' in good.stdout, \
         good.stdout[-3000:]
-    compared = re.search(r'^  (\d+) of (\d+) cells match the reference run\'s outputs \(', good.stdout, re.M)
-    assert compared and compared.group(1) == compared.group(2), good.stdout[-3000:]
+    compared = re.search(r'^  (\d+) of (\d+) cells match the reference run\'s outputs[ ;]', good.stdout, re.M)
+    explained = len(EPOCHS_EXPLAINED.findall(good.stdout))
+    if ch.id in SHORTENED:      # the shortened training cells differ, and say why; nothing else may
+        epochs_cells = [c for c in nbformat.read(str(ch.student), as_version=4).cells if reads_epochs(c)]
+        assert 0 < explained <= len(epochs_cells), good.stdout[-3000:]
+    assert compared and int(compared.group(1)) + explained == int(compared.group(2)), good.stdout[-3000:]
 
 
 @pytest.mark.parametrize('ch', CHAPTERS, ids=lambda c: c.id)

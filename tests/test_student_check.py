@@ -3,7 +3,8 @@ chapter folder, in a subprocess, reading only what it prints and writes.
 
 The words of every refusal are compared with what the grader itself (autograder.notebook,
 autograder.intake) says about the same file. Chapter 10's LeNet demonstration trains one
-epoch here (MINIMX_EPOCHS=1), so that one cell differs from the reference run by design;
+epoch here (MINIMX_EPOCHS=1; chapter 13's training cells their grading setting, a fiftieth of an
+epoch), so that those cells differ from the reference run by design;
 tests/test_round_trip.py runs every chapter's reference answers in full through
 `./course check`, the same tool, and proves that every output is reproduced.
 """
@@ -81,10 +82,11 @@ def edited(nb, gid, **changes):
 
 
 def check_py(folder, *args, epochs=True, timeout=900):
-    """`python check.py ARGS` in `folder`, as a student runs it (no PYTHONPATH, no terminal)."""
+    """`python check.py ARGS` in `folder`, as a student runs it (no PYTHONPATH, no terminal), with
+    MINIMX_EPOCHS=1 (or `epochs`, if it is a string) unless epochs=False."""
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'MINIMX_EPOCHS')}
     if epochs:
-        env['MINIMX_EPOCHS'] = '1'
+        env['MINIMX_EPOCHS'] = epochs if isinstance(epochs, str) else '1'
     return subprocess.run([sys.executable, 'check.py', *map(str, args)], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -119,6 +121,13 @@ def in_numbers(ch):
     return {grade_id(c): n for n, c in enumerate(cells, 1) if grade_id(c)}
 
 
+def short_epochs(ch):
+    """MINIMX_EPOCHS for a chapter's self-check here: 1, or its grading setting if that is shorter
+    (chapter 13 trains a fiftieth of an epoch)."""
+    declared = ch.grading.get('env', {}).get('MINIMX_EPOCHS')
+    return declared if declared is not None and float(declared) < 1 else '1'
+
+
 def epoch_cells(ch):
     """The cells MINIMX_EPOCHS shortens: with it set, their outputs differ by design."""
     cells = [c for c in nbformat.read(str(ch.student), as_version=4).cells if c.cell_type == 'code']
@@ -149,7 +158,7 @@ def test_a_known_bug_names_its_exercise_and_the_cells_that_differ(ch, tmp_path):
     folder = released(ch, tmp_path)
     bug = KNOWN_BUGS[ch.id]
     write(answered(ch, bug), folder / f'{ch.name}.ipynb')
-    result = check_py(folder)                                  # the chapter's notebook by default
+    result = check_py(folder, epochs=short_epochs(ch))         # the chapter's notebook by default
     report = result.stdout
     assert result.returncode == 1, report + result.stderr
     numbers = in_numbers(ch)
@@ -165,7 +174,7 @@ def test_a_known_bug_names_its_exercise_and_the_cells_that_differ(ch, tmp_path):
 def test_the_reference_answers_pass_every_visible_check_and_match_every_output(ch, tmp_path):
     folder = released(ch, tmp_path)
     write(answered(ch), folder / f'{ch.name}.ipynb')
-    result = check_py(folder, f'{ch.name}.ipynb')
+    result = check_py(folder, f'{ch.name}.ipynb', epochs=short_epochs(ch))
     report = result.stdout
     info = json.loads((folder / '.course' / 'chapter.json').read_text())
     assert failing(report) == [], report

@@ -22,3 +22,5 @@ from . import convolution
 from .convolution import nd, gradient, conv_output_shape, im2col, convolution_forward, col2im, convolution_backward, Convolution
 from . import pooling
 from .pooling import pool_output_shape, pooling_forward, pooling_backward, Pooling
+from . import normalization
+from .normalization import autograd, batch_stats, batch_norm_forward, batch_norm_backward, BatchNorm
