@@ -7,7 +7,9 @@ with three conventions of the course on top:
   between `### BEGIN SOLUTION` and `### END SOLUTION` lines (a *solution region*);
 - a **test cell** (nbgrader `grade: true`, grade id `test_*`, points) holds visible checks, then
   the hidden ones between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`;
-- a code cell whose first line is `#| export minimx/MODULE.py` is part of the package.
+- a code cell whose first line is `#| export minimx/MODULE.py` is part of the package;
+- a code cell tagged `approximate-output` (Jupyter's cell tags) prints what a training run
+  reaches: its numbers vary from one CPU to another, and are compared within training's spread.
 
 Everything that reads these conventions -- the exporter, the API appendix, the student's
 check.py, the grader, the tests -- reads them here, so they cannot drift apart (they did: a
@@ -23,6 +25,7 @@ SOLUTION_BEGIN, SOLUTION_END = '### BEGIN SOLUTION', '### END SOLUTION'
 HIDDEN_BEGIN, HIDDEN_END = '### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS'
 MARKERS = (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END)
 
+APPROXIMATE_TAG = 'approximate-output'
 EXPORT = re.compile(r'^#\| export (\S+)[ \t]*$')
 # A region runs from the start of its BEGIN line to the end of its END line; group 2 is its body.
 _REGION = re.compile(r'^[ \t]*### BEGIN (SOLUTION|HIDDEN TESTS)[ \t]*\n(.*?)^[ \t]*### END \1[ \t]*$',
@@ -73,6 +76,12 @@ def marker_lines(text):
 
 
 # -- cells ------------------------------------------------------------------------------------------
+
+def approximate_output(cell):
+    """True for a cell tagged APPROXIMATE_TAG."""
+    tags = cell.get('metadata', {}).get('tags') or []
+    return isinstance(tags, list) and APPROXIMATE_TAG in tags
+
 
 def nbgrader_metadata(cell):
     """The nbgrader metadata of an nbformat cell ({} if none)."""

@@ -14,6 +14,7 @@ import pytest
 from core.chapters import ROOT, chapters
 from pipeline.check import nbval_args
 from core.environment import DETERMINISTIC_ENV
+from core.notebook_format import approximate_output
 from core.staging import staged
 
 CHAPTERS = chapters()
@@ -48,10 +49,12 @@ def run(args, env_extra=None, pythonpath=True, **kwargs):
 def test_solution_outputs_reproduce_under_nbval(ch):
     with staged(ch) as folder:
         nb = nbformat.read(str(ch.source), as_version=4)
-        if ch.id in SHORTENED:
-            for cell in nb.cells:
-                if reads_epochs(cell):
-                    cell.metadata.setdefault('tags', []).append('nbval-ignore-output')
+        for cell in nb.cells:
+            # nbval compares digits: a training cell's (tagged approximate-output) differ from
+            # one CPU to another; test_reference_answers_reproduce_the_student_editions_outputs
+            # compares them as numbers, within the spread of training (student/check.py)
+            if (ch.id in SHORTENED and reads_epochs(cell)) or approximate_output(cell):
+                cell.metadata.setdefault('tags', []).append('nbval-ignore-output')
         nbformat.write(nb, str(folder / ch.source.name))
         # no PYTHONPATH: the kernel must import the staged minimx of the earlier chapters, as the
         # build did, not this checkout's (which holds the chapter's own reference code)

@@ -462,3 +462,26 @@ def test_the_tools_reading_of_a_notebook_is_the_graders(ch, tmp_path):
         tool = match(student_edition, stub_sources(student_edition), cells, metadata)
         grader = graders_notes(ch, path)
         assert (tool.notes, tool.replaced, tool.answers) == (grader.notes, grader.replaced, grader.answers), n
+
+
+def test_outputs_are_compared_as_numbers_within_the_cpus_rounding_and_trainings_spread():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('student_check', ROOT / 'student' / 'check.py')
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    same = check.same_output
+    # a float32 result's last digits (one CPU's BLAS kernel against another's)
+    assert same(['features[0] = [0.0 1.5]  label[0] = 0.66096365'], ['features[0] = [0.0 1.5]  label[0] = 0.6609634'])
+    assert same(['mean of the output: -2.9e-09'], ['mean of the output: 0.0e+00'])
+    assert not same(['label[0] = 0.66096365'], ['label[0] = 0.6619634'])          # a real difference
+    assert not same(['shape (256, 784)'], ['shape (256, 785)'])                    # integers are exact
+    assert not same(['loss 0.5'], ['error 0.5'])                                   # so are the words
+    assert not same(['a', 'b'], ['a'])
+    # a training run on another CPU: within 25% there, not elsewhere
+    ran, other = ['epoch 1, loss 0.8218, train acc 0.694'], ['epoch 1, loss 0.8134, train acc 0.696']
+    assert same(ran, other, training=True) and not same(ran, other)
+    assert not same(['epoch 1, loss 0.8218, train acc 0.694'], ['epoch 1, loss 2.3026, train acc 0.100'],
+                    training=True)                                                 # a run that did not learn
+    assert not same(['epoch 1, loss 0.82'], ['epoch 2, loss 0.82'], training=True)
+    assert check.approximate({'metadata': {'tags': ['approximate-output']}})
+    assert not check.approximate({'metadata': {}})
