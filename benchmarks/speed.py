@@ -34,7 +34,8 @@ HEARTBEAT_SECONDS = 15
 
 def measure_functions(names=BENCHMARKS):
     """{name: measure} for each benchmark module, or SystemExit naming the ones without it."""
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:      # run as a script, Python put benchmarks/ there, not the root
+        sys.path.insert(0, str(ROOT))
     found = {name: getattr(importlib.import_module(f'benchmarks.{name}'), 'measure', None) for name in names}
     missing = [name for name, fn in found.items() if not callable(fn)]
     if missing:
