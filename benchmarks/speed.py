@@ -140,7 +140,8 @@ def main(argv=None):
     results = run(quick=args.quick, threads=args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
-    print(f'wrote {os.path.relpath(args.out)}')
+    out = args.out.resolve()
+    print(f'wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}')
 
 
 if __name__ == '__main__':
