@@ -41,7 +41,7 @@ against schedule.toml's deadline and the platform's own late flag or time.
 EXAMPLES = """\
 examples:
   ./course build                       execute changed notebooks, regenerate everything, build the site
-  ./course build --force               re-execute every solution notebook too
+  ./course build --force               re-execute every solution notebook (and the speed page) too
   ./course release ch01                make _build/releases/ch01/, the folder a student works in
   ./course publish out/ --as-of 2027-02-01   the site and student edition students get on that day
   ./course check ch01 my.ipynb         the student's self-check on my.ipynb: visible checks and outputs
@@ -59,7 +59,8 @@ def main(argv=None):
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
 
     p = sub.add_parser('build', help='solutions -> outputs -> minimx -> student edition -> site')
-    p.add_argument('--force', action='store_true', help='re-execute every solution notebook')
+    p.add_argument('--force', action='store_true', help='re-execute every solution notebook, and re-measure '
+                   'the speed page (book/appendix/speed.ipynb)')
     p.add_argument('--no-site', action='store_true', help='skip the jupyter-book step')
 
     p = sub.add_parser('release', help='the folder a student gets for one chapter')

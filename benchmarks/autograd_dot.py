@@ -1,10 +1,14 @@
-"""One recorded dot + backward in minimx next to the same three products in plain numpy.
+"""One recorded dot + backward in minimx next to the same three products in plain numpy (and PyTorch).
 
-    .venv/bin/python benchmarks/autograd_dot.py
+    .venv/bin/python benchmarks/autograd_dot.py [--quick]
 
 (256, 784) · (784, 256), float32, both inputs needing gradients: forward A·B, then
-dA = dY·Bᵀ and dB = Aᵀ·dY. Medians over interleaved repetitions (see common.py).
+dA = dY·Bᵀ and dB = Aᵀ·dY. Medians over interleaved repetitions (see common.py). The three
+matmuls are the whole cost for numpy, so minimx's excess over it is what recording the op
+and walking the tape back cost. PyTorch (CPU) joins if it is installed; it is never a
+dependency of the course. `measure()` is what benchmarks/speed.py collects.
 """
+import argparse
 import os
 import sys
 
@@ -15,8 +19,20 @@ import numpy as np                                  # noqa: E402
 from benchmarks.common import compare, report      # noqa: E402
 from minimx import autograd, nd                     # noqa: E402
 
+NAME = 'dot (256, 784)·(784, 256) forward + backward, float32'
 
-def main():
+
+def blas_threads():
+    """The threads numpy's BLAS uses: what the environment asks for, else OpenBLAS's default,
+    one per core this process may run on."""
+    for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS'):
+        if os.environ.get(var, '').isdigit():
+            return int(os.environ[var])
+    return len(os.sched_getaffinity(0))
+
+
+def contenders(threads):
+    """{'numpy' | 'minimx' | 'torch': a zero-argument step}, each checked against numpy once."""
     rng = np.random.default_rng(0)
     a_np = rng.standard_normal((256, 784)).astype(np.float32)
     b_np = rng.standard_normal((784, 256)).astype(np.float32)
@@ -37,8 +53,46 @@ def main():
     minimx_step()
     da, db = numpy_step()
     assert np.allclose(a.grad.asnumpy(), da, rtol=1e-4) and np.allclose(b.grad.asnumpy(), db, rtol=1e-3)
-    medians = compare({'plain numpy (3 matmuls)': numpy_step, 'minimx record + backward': minimx_step})
-    report('dot (256, 784)·(784, 256) forward + backward, float32', medians, 'plain numpy (3 matmuls)')
+    steps = {'numpy': numpy_step, 'minimx': minimx_step}
+    try:
+        import torch
+    except ImportError:
+        return steps
+    torch.set_num_threads(threads)                 # the same thread count as numpy's BLAS
+    ta = torch.from_numpy(a_np).requires_grad_()
+    tb = torch.from_numpy(b_np).requires_grad_()
+
+    def torch_step():
+        ta.grad = tb.grad = None                   # write the gradients, as minimx does, not add to them
+        (ta @ tb).backward(torch.ones(256, 256))
+
+    torch_step()
+    assert np.allclose(ta.grad.numpy(), da, rtol=1e-4)
+    steps['torch'] = torch_step
+    return steps
+
+
+def measure(quick=False):
+    """This benchmark as benchmarks/speed.py collects it: one workload, medians in ms."""
+    threads = blas_threads()
+    repeats = 5 if quick else 50
+    medians = compare(contenders(threads), repeats=repeats, warmup=1 if quick else 3)
+    return {'workloads': [{
+        'name': NAME,
+        'unit': 'ms',
+        'threads': threads,
+        'repeats': repeats,
+        'medians': {who: seconds * 1e3 for who, seconds in medians.items()},
+        'target': None,                            # issue 17 sets no target for a lone dot
+    }]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true', help='5 repetitions instead of 50')
+    workload = measure(quick=parser.parse_args().quick)['workloads'][0]
+    medians = {who: ms / 1e3 for who, ms in workload['medians'].items()}
+    report(f'{NAME} ({workload["threads"]} threads)', medians, 'numpy')
 
 
 if __name__ == '__main__':

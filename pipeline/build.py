@@ -1,10 +1,11 @@
-"""`./course build`: solutions -> executed outputs -> minimx (and the figures) -> student edition -> the site."""
+"""`./course build`: solutions -> executed outputs -> minimx (and the figures) -> student edition
+(and the speed page, whose benchmarks time that minimx) -> the site."""
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pipeline import apidoc, figures, instructor, overview
+from pipeline import apidoc, figures, instructor, overview, speed_page
 from core.chapters import BUILD, ROOT, chapters
 from pipeline.execute import execute_chapter, is_current
 from core.export import package_files, write_package
@@ -51,13 +52,14 @@ def build(force=False, site=True):
     write_package(files, ROOT)
     print(f'  wrote {len(files)} files')
     print(f'  drew {figures.write(all_chapters)} figures into their cells (pipeline/figures.py)')
-    step('3/4 generating the student edition, the API appendix and the instructor guide into book/')
+    step('3/4 generating the student edition, the appendices and the instructor guide into book/')
     generate(all_chapters)
     print(f'  wrote {apidoc.write(all_chapters).relative_to(ROOT)}')
     print(f'  wrote {overview.write(all_chapters).relative_to(ROOT)} (the chapter overview)')
     from pipeline.publish import write_requirements
     print(f'  wrote {write_requirements().relative_to(ROOT)}')
     print(f'  wrote {instructor.write(all_chapters).relative_to(ROOT)}')
+    speed_page.build(force=force)                  # after step 2: it times the minimx just written
     if site:
         step('4/4 building the site with jupyter-book')
         index = build_site()

@@ -209,3 +209,15 @@ def test_the_landing_page_overviews_the_released_chapters_only(published):
     unreleased = [ch for ch in chapters() if not schedule.released(ch)]
     assert ('more chapter' in page) == bool(unreleased)
     assert 'How the times are estimated' in page
+
+
+def test_the_speed_page_is_published_every_day_and_scanned(published):
+    """The page shows timings only (tests/test_speed.py: its code imports nothing of minimx), so it
+    is published on every day; the scan above reads it, its notebook and its JSON like every file."""
+    out, _ = published
+    page = out / 'site' / 'book' / 'appendix' / 'speed.html'
+    assert page.exists() and 'How fast is your minimx?' in page.read_text(encoding='utf-8')
+    scanned = {name for name, _ in published_texts(out)}
+    assert {'site/book/appendix/speed.html', 'site/book/appendix/speed.html (as shown)',
+            'site/_sources/book/appendix/speed.ipynb'} <= scanned
+    assert any(name.startswith('site/_downloads/') and name.endswith('/speed.json') for name in scanned)

@@ -168,3 +168,20 @@ def test_build_fails_on_warning_broken_reference_and_missing_image(tmp_path):
     for problem in ('no-such-page', 'no-such-label', 'no-such-image.png', 'not a number'):
         assert problem in log, f'the build did not report {problem}:\n{log[-3000:]}'
 
+
+
+def test_the_speed_page_shows_its_chart_figures_and_machine(site):
+    """The appendix "How fast is your minimx?" (tests/test_speed.py checks its inputs and JSON)."""
+    import json
+    from pipeline import speed_page
+
+    path = site / 'book' / 'appendix' / 'speed.html'
+    assert path.exists(), 'the speed page is not in the site (_toc.yml)'
+    raw, shown = path.read_text(encoding='utf-8'), text(path)
+    run = json.loads(speed_page.RESULTS.read_text(encoding='utf-8'))
+    assert 'How fast is your minimx?' in shown and 'benchmarks/speed.py' in shown
+    assert len(re.findall(r'<img [^>]*src="[^"]*_images/', raw)) == 1, 'the chart'
+    assert run['machine']['cpu'] in shown and run['machine']['date'].replace('T', ' ') in shown
+    assert all(w['name'] in shown for w in run['workloads']) and '<table' in raw
+    links = re.findall(r'href="([^"]*_downloads/[^"]*/speed\.json)"', raw)
+    assert links and (path.parent / links[0]).resolve().read_bytes() == speed_page.RESULTS.read_bytes()
