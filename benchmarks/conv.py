@@ -194,6 +194,7 @@ def _lenet_contenders(steps, threads, seed=0):
         for idx in batches:
             numpy_net.step(features[idx], labels[idx])
 
+    minimx_epoch.net, numpy_epoch.net = net, numpy_net          # for the tests' comparison
     contenders = {'minimx': minimx_epoch, 'numpy': numpy_epoch}
     torch = _torch(threads)
     if torch is not None:
