@@ -4,10 +4,12 @@
 
 Built in chapter 9: nd.Convolution (MXNet's operator) and its gradient rule.
 """
+import weakref
+
 import numpy as np
 
 from minimx import nd
-from minimx.autograd import gradient
+from minimx.autograd import gradient, is_recording
 from minimx.base import MXNetError, format_shape
 from minimx.nd import NDArray, invoke, register_op
 
@@ -37,6 +39,27 @@ def im2col(x, kernel, pad=0, stride=1):
     out_h, out_w = windows.shape[2:4]
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * out_h * out_w)
 
+# The op contract hands a forward kernel numpy buffers only, so a forward that wants to leave
+# something for its backward keeps it here, under the id of the output buffer it returns: the
+# tape's Node holds that very buffer as node.out.
+_KEPT = {}
+_KEEP_AT_MOST = 64 << 20        # bytes: LeNet's largest cols is 20 MB; far larger ones are rebuilt
+
+
+# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col
+def _keep_cols(out, cols):
+    """Keep `cols` for the backward of the convolution whose output buffer is `out` (if not huge)."""
+    if cols.nbytes > _KEEP_AT_MOST:
+        return
+    _KEPT[id(out)] = cols
+    weakref.finalize(out, _KEPT.pop, id(out), None)       # never outlives the output
+
+
+# defined in chapter 9, section 9.5 Convolution for batches and channels: im2col
+def _saved_cols(node):
+    """The cols the recorded forward of `node` kept (handed over once, then forgotten), or None."""
+    return _KEPT.pop(id(node.out), None)
+
 # defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 7 — `convolution_forward`)
 @register_op('Convolution')
 def convolution_forward(x, weight, *bias, kernel, pad=(0, 0), stride=(1, 1)):
@@ -46,10 +69,17 @@ def convolution_forward(x, weight, *bias, kernel, pad=(0, 0), stride=(1, 1)):
                          f'{format_shape(weight.shape)} (expected N x {weight.shape[1]} x H x W)')
     n, o = x.shape[0], weight.shape[0]
     out_h, out_w = conv_output_shape(x.shape[2:], kernel, pad, stride)
-    out = weight.reshape(o, -1) @ im2col(x, kernel, pad, stride)
+    cols = im2col(x, kernel, pad, stride)
+    out = weight.reshape(o, -1) @ cols
+    nchw = out.reshape(o, n, out_h, out_w).transpose(1, 0, 2, 3)
+    result = np.empty(nchw.shape, dtype=out.dtype)
     if bias:
-        out += bias[0][:, None]
-    return np.ascontiguousarray(out.reshape(o, n, out_h, out_w).transpose(1, 0, 2, 3))
+        np.add(nchw, bias[0][:, None, None], out=result)    # the bias rides on the layout copy
+    else:
+        result[...] = nchw
+    if is_recording():
+        _keep_cols(result, cols)          # the backward needs cols again for dW
+    return result
 
 # defined in chapter 9, section 9.5 Convolution for batches and channels: im2col
 def col2im(cols, x_shape, kernel, pad=0, stride=1):
@@ -58,11 +88,13 @@ def col2im(cols, x_shape, kernel, pad=0, stride=1):
     n, c, h, w = x_shape
     out_h, out_w = conv_output_shape((h, w), kernel, pad, stride)
     grid = cols.reshape(c, kh, kw, n, out_h, out_w)
-    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    # Accumulate channel-major, (C, N, H, W) like grid, so that each add reads grid in order;
+    # one transposing copy at the end gives back NCHW.
+    padded = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):                     # one strided add per kernel position, not per pixel
         for j in range(kw):
-            padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += grid[:, i, j].transpose(1, 0, 2, 3)
-    return padded[:, :, ph:ph + h, pw:pw + w]
+            padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += grid[:, i, j]
+    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
 
 # defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 8 — `convolution_backward`)
 @gradient('Convolution')
@@ -74,7 +106,10 @@ def convolution_backward(node, dy):
     dy2 = dy.transpose(1, 0, 2, 3).reshape(o, -1)
     dx = dw = None
     if node.needs[1]:
-        dw = (im2col(x, kernel, pad, stride) @ dy2.T).T.reshape(weight.shape)
+        cols = _saved_cols(node)
+        if cols is None:                    # not kept: a graph replayed twice, or a Node built by hand
+            cols = im2col(x, kernel, pad, stride)
+        dw = (cols @ dy2.T).T.reshape(weight.shape)
     if node.needs[0]:
         dx = col2im(weight.reshape(o, -1).T @ dy2, x.shape, kernel, pad, stride)
     grads = [dx, dw]

@@ -79,11 +79,19 @@ def pooling_backward(node, dy):
                                    -np.inf if pool_type == 'max' else 0)
     grad = np.zeros_like(padded)
     if pool_type == 'max':
+        # No two windows share an element when the stride is at least the window: then each
+        # offset can write its share straight into grad instead of adding a temporary.
+        apart = all(s >= k for s, k in zip(_pair(stride), _pair(kernel)))
         unclaimed = np.ones(dy.shape, dtype=bool)
+        hit = np.empty(dy.shape, dtype=bool)
         for s in _offsets(kernel, stride, out_h, out_w):
-            hit = (padded[s] == node.out) & unclaimed
-            grad[s] += dy * hit
-            unclaimed &= ~hit
+            np.equal(padded[s], node.out, out=hit)
+            hit &= unclaimed
+            if apart:
+                np.multiply(dy, hit, out=grad[s])
+            else:
+                grad[s] += dy * hit
+            unclaimed ^= hit                # hit is inside unclaimed: this clears exactly those
     else:
         kh, kw = _pair(kernel)
         counts = kh * kw if a.get('count_include_pad', True) else \
