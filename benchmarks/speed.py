@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The benchmarks the page shows, in the page's order. A module named here must define
 # measure(quick=False); one that does not stops the run rather than vanish from the page.
-BENCHMARKS = ['autograd_dot']
+BENCHMARKS = ['mlp_epoch', 'conv', 'autograd_overhead', 'autograd_dot']
 RESULTS = ROOT / 'book' / 'appendix' / 'speed.json'
 THREAD_VARIABLES = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')
 HEARTBEAT_SECONDS = 15

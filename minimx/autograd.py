@@ -82,12 +82,12 @@ def topological_order(head):
         if inputs_done:
             order.append(node)
             continue
-        if id(node) in seen:
+        if node in seen:                 # a Node hashes by identity, as id() would
             continue
-        seen.add(id(node))
+        seen.add(node)
         stack.append((node, True))
         for x in node.inputs:
-            if isinstance(x._node, Node) and id(x._node) not in seen:
+            if isinstance(x._node, Node) and x._node not in seen:
                 stack.append((x._node, False))
     order.reverse()
     return order
@@ -139,7 +139,8 @@ def collect_gradients(head, head_grad=None):
         for x, need, gx in zip(node.inputs, node.needs, rule(node, g)):
             if not need or gx is None:
                 continue
-            gx = unbroadcast(np.asarray(gx), x.shape)
+            if not isinstance(gx, np.ndarray) or gx.shape != x._data.shape:
+                gx = unbroadcast(np.asarray(gx), x.shape)     # most gradients already fit
             key = tape_key(x)
             grads[key] = gx if key not in grads else grads[key] + gx
             if x._node is VARIABLE:

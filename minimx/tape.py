@@ -70,7 +70,7 @@ class Node:
 
     def __init__(self, op, inputs, attrs, out):
         self.op, self.inputs, self.attrs, self.out = op, list(inputs), attrs, out
-        self.needs = tuple(x._node is not None for x in self.inputs)   # which inputs get a gradient
+        self.needs = tuple([x._node is not None for x in self.inputs])   # which inputs get a gradient
         self.freed = False
 
     @property
@@ -118,8 +118,12 @@ class _Tape:
     """Told about every operation and every in-place write by chapter 1's invoke/_before_write."""
 
     def on_op(self, name, inputs, out, attrs):
-        if _state['recording'] and any(x._node is not None for x in inputs):
-            out._node = Node(name, inputs, attrs, out._data)
+        if not _state['recording']:
+            return
+        for x in inputs:                  # a plain loop: any(generator) costs a frame per op
+            if x._node is not None:
+                out._node = Node(name, inputs, attrs, out._data)
+                return
 
     def on_write(self, target, value, key):
         if not _state['recording']:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minimx import autograd, nd
+from minimx import autograd, d2l, nd
 from minimx.autograd import check_gradient
 from minimx.nd import MXNetError
 
@@ -40,6 +40,10 @@ CASES = [
     ('getitem', lambda a: a[1:, ::2] * a[0][1:3] + a[nd.array([0, 0, 2])].sum(), [(3, 4)], (-2, 2)),
     ('take', lambda a: nd.take(a, IDX), [(3, 2)], (-2, 2)),
     ('pick', lambda a: nd.pick(a, nd.array([1, 0, 2])), [(3, 3)], (-2, 2)),
+    # chapter 4's fused loss, on scores wide enough that the row maximum matters; labels 2.7 and
+    # -1 exercise the truncation and clipping pick does (2 and 0)
+    ('softmax_cross_entropy', lambda a: d2l.softmax_cross_entropy(a, nd.array([3, 0, 2.7, -1])) * nd.array([1., 2, 3, 4], dtype=a.dtype),
+     [(4, 5)], (-8, 8)),
     ('concat', lambda a, b: nd.concat(a, b, dim=0), [(2, 3), (1, 3)], (-2, 2)),
     ('stack', lambda a, b: nd.stack(a, b, axis=1), [(2, 3), (2, 3)], (-2, 2)),
     ('add_n', lambda a, b, c: nd.add_n(a, b, c), [(2, 2)] * 3, (-2, 2)),
@@ -128,6 +132,7 @@ def test_every_nd_function_and_method_goes_through_the_op_table(monkeypatch):
         'pick': lambda: nd.pick(x, i), 'take': lambda: nd.take(x, i), 'concat': lambda: nd.concat(x, x),
         'stack': lambda: nd.stack(x, x), 'add_n': lambda: nd.add_n(x, x), 'sum': lambda: x.sum(),
         'BatchNorm': lambda: nd.BatchNorm(x, nd.ones(2), nd.zeros(2), nd.zeros(2), nd.ones(2)),
+        'softmax_cross_entropy': lambda: d2l.softmax_cross_entropy(x, i),
     }
     for name, call in calls.items():
         seen.clear()
@@ -354,3 +359,28 @@ def test_out_and_whole_array_copy_are_recorded_results():
         y = w + z
     y.backward()
     assert a.grad.asnumpy().tolist() == [4 * 1 + 2, 4 * 2 + 2]
+
+
+def test_the_fused_loss_computes_what_pick_of_log_softmax_computes():
+    """Chapter 4's one-op loss against the composed definition it replaces, on scores large
+    enough to overflow exp without the shift: the same losses, the same gradient."""
+    rng = np.random.default_rng(7)
+    scores = nd.array(rng.normal(0, 40, (6, 10)))
+    labels = nd.array(rng.integers(0, 10, 6), dtype='int32')
+    weights = nd.array(rng.uniform(0.5, 2, 6))
+    results = []
+    for loss in (d2l.softmax_cross_entropy, lambda s, y: -nd.pick(d2l.log_softmax(s), y)):
+        scores.attach_grad()
+        with autograd.record():
+            per_example = loss(scores, labels)
+            total = (per_example * weights).sum()
+        total.backward()
+        results.append((per_example.asnumpy(), scores.grad.asnumpy()))
+    (fused, fused_grad), (composed, composed_grad) = results
+    assert fused.shape == (6,) and np.isfinite(fused).all()
+    np.testing.assert_array_equal(fused, composed)
+    np.testing.assert_allclose(fused_grad, composed_grad, rtol=1e-5, atol=1e-6)
+    with pytest.raises(MXNetError, match='one label per row'):
+        d2l.softmax_cross_entropy(nd.ones((3, 4)), nd.array([1, 2]))
+    with pytest.raises(MXNetError, match=r'scores \(batch, classes\)'):
+        d2l.softmax_cross_entropy(nd.ones((4,)), nd.array([1]))

@@ -18,8 +18,10 @@ from . import join
 from .join import concat, concatenate, stack, add_n, ElementWiseSum
 from . import files
 from .files import save, load
+from . import softmax
+from .softmax import gradient, softmax_cross_entropy_kernel, grad_softmax_cross_entropy
 from . import convolution
-from .convolution import nd, gradient, is_recording, conv_output_shape, im2col, convolution_forward, col2im, convolution_backward, Convolution
+from .convolution import nd, is_recording, conv_output_shape, im2col, convolution_forward, col2im, convolution_backward, Convolution
 from . import pooling
 from .pooling import pool_output_shape, pooling_forward, pooling_backward, Pooling
 from . import normalization

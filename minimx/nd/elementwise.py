@@ -39,7 +39,8 @@ def _binary(name, lhs, rhs):
         raise MXNetError(f'Incompatible attr in node {name} at 1-th input: expected '
                          f'{lhs._data.dtype}, got {rhs._data.dtype} (minimx never converts dtypes '
                          f'silently; use .astype() on one operand)')
-    broadcast_shape(lhs.shape, rhs.shape)
+    if lhs._data.shape != rhs._data.shape and lhs._data.ndim and rhs._data.ndim:
+        broadcast_shape(lhs._data.shape, rhs._data.shape)   # only a real broadcast can fail
     return invoke(name, [lhs, rhs])
 
 
@@ -156,7 +157,7 @@ def inplace_op(name, operator):
         if self._data.dtype != other._data.dtype:
             raise MXNetError(f'Incompatible attr in node {name} at 1-th input: expected '
                              f'{self._data.dtype}, got {other._data.dtype}')
-        if broadcast_shape(self.shape, other.shape) != self.shape:
+        if other.shape != self.shape and broadcast_shape(self.shape, other.shape) != self.shape:
             raise MXNetError(f'in-place {name} would change the shape from {format_shape(self.shape)} '
                              f'to {format_shape(broadcast_shape(self.shape, other.shape))}; '
                              f'x += y may broadcast y, never x')
