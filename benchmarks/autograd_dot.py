@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np                                  # noqa: E402
 
-from benchmarks.common import compare, report      # noqa: E402
+from benchmarks.common import compare_apart, report  # noqa: E402
 from minimx import autograd, nd                     # noqa: E402
 
 NAME = 'dot (256, 784)·(784, 256) forward + backward, float32'
@@ -76,7 +76,7 @@ def measure(quick=False):
     """This benchmark as benchmarks/speed.py collects it: one workload, medians in ms."""
     threads = blas_threads()
     repeats = 5 if quick else 50
-    medians = compare(contenders(threads), repeats=repeats, warmup=1 if quick else 3)
+    medians = compare_apart(contenders(threads), repeats=repeats, warmup=1 if quick else 3)
     return {'workloads': [{
         'name': NAME,
         'unit': 'ms',

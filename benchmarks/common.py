@@ -18,6 +18,22 @@ def compare(contenders, repeats=30, warmup=3):
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
+def compare_apart(contenders, own_pool=('torch',), **kwargs):
+    """compare(), but the contenders named in `own_pool` each timed on their own afterwards.
+
+    PyTorch runs on its own thread pool, numpy and minimx on OpenBLAS's. Interleaved at 2
+    threads, whichever ran right after the other pool's last call found its threads still
+    spinning on the cores: numpy's three 256x784x256 matmuls took 1.2 ms alone and 4.1 ms
+    right after a PyTorch step. For workloads of milliseconds, then, the BLAS users are
+    interleaved with each other and PyTorch is timed apart."""
+    together = {name: fn for name, fn in contenders.items() if name not in own_pool}
+    medians = compare(together, **kwargs)
+    for name in own_pool:
+        if name in contenders:
+            medians.update(compare({name: contenders[name]}, **kwargs))
+    return medians
+
+
 def report(title, medians, baseline):
     print(title)
     for name, seconds in medians.items():

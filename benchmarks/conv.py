@@ -296,13 +296,13 @@ def _torch(threads):
 
 def _measure_here(threads, repeats, steps, layer_repeats):
     """Every workload at the thread count this process was started with (see measure)."""
-    from benchmarks.common import compare
+    from benchmarks.common import compare, compare_apart
     workloads = []
     layers = [('conv 1→6, 5×5 pad 2, forward+backward (dW, db)', lambda: _layer_contenders(threads, False)),
               ('conv 1→6, 5×5 pad 2, forward+backward (dW, db, dX)', lambda: _layer_with_dx(threads)),
               ('conv 6→16, 5×5, forward+backward (dW, db, dX)', lambda: _layer_contenders(threads, True))]
     for name, make in layers:
-        medians = compare(make(), repeats=layer_repeats, warmup=2)
+        medians = compare_apart(make(), repeats=layer_repeats, warmup=2)     # milliseconds: see compare_apart
         workloads.append({'name': name, 'unit': 'ms', 'threads': threads, 'repeats': layer_repeats,
                           'medians': {k: v * 1e3 for k, v in medians.items()}, 'target': None})
     medians = compare(_lenet_contenders(steps, threads), repeats=repeats, warmup=1)
