@@ -23,21 +23,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np                                   # noqa: E402
 
-from benchmarks.common import compare                # noqa: E402
+from benchmarks.common import compare, optional_torch  # noqa: E402
 from benchmarks.mlp_epoch import blas_threads        # noqa: E402
 from minimx import autograd, nd                      # noqa: E402
 
 CHAIN_STEPS, DEPTH, WIDTH, BATCH = 1000, 50, 16, 8
 TARGET_US = 5.0                # issue 17: at most 5 µs per op, forward + backward
-
-
-def _torch(threads):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    return torch
 
 
 def chain_workload(steps, torch=None):
@@ -190,7 +181,7 @@ def measure(quick=False, threads=None):
     quick=True runs 100 steps and 10 layers, 3 times each (for tests)."""
     threads = threads or 1
     repeats = 3 if quick else 9
-    torch = _torch(threads)
+    torch = optional_torch(threads)
     workloads = []
     with blas_threads(threads):
         for name, (contenders, ops, agreement) in [

@@ -34,6 +34,17 @@ def compare_apart(contenders, own_pool=('torch',), **kwargs):
     return medians
 
 
+def optional_torch(threads):
+    """PyTorch set to `threads` threads, or None where it is not installed: it is a baseline of
+    the benchmarks only, never a dependency of the course."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
 def report(title, medians, baseline):
     print(title)
     for name, seconds in medians.items():

@@ -34,6 +34,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.common import optional_torch     # noqa: E402  (no numpy: threads are set before it loads)
+
 LENET_NAME = 'LeNet epoch (Fashion-MNIST, batch 256)'
 TARGET = {'against': 'torch', 'ratio': 1.5}      # issue 17: a LeNet epoch within 1.5x PyTorch's
 
@@ -196,7 +198,7 @@ def _lenet_contenders(steps, threads, seed=0):
 
     minimx_epoch.net, numpy_epoch.net = net, numpy_net          # for the tests' comparison
     contenders = {'minimx': minimx_epoch, 'numpy': numpy_epoch}
-    torch = _torch(threads)
+    torch = optional_torch(threads)
     if torch is not None:
         tnet = torch.nn.Sequential(
             torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2, 2),
@@ -246,7 +248,7 @@ def _layer_contenders(threads, second):
 
     contenders = {'minimx': minimx_step,
                   'numpy': lambda: numpy_conv(x_np, w_np, b_np, dy_np, second, pad)}
-    torch = _torch(threads)
+    torch = optional_torch(threads)
     if torch is not None:
         tx = torch.from_numpy(x_np).requires_grad_(second)
         tw = torch.from_numpy(w_np).requires_grad_()
@@ -277,21 +279,12 @@ def _layer_with_dx(threads):
             y = nd.Convolution(x, w, b, kernel=(5, 5), pad=(2, 2), num_filter=6)
         y.backward(dy)
     contenders = {'minimx': minimx_step, 'numpy': lambda: numpy_conv(x_np, w_np, b_np, dy_np, True)}
-    torch = _torch(threads)
+    torch = optional_torch(threads)
     if torch is not None:
         tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x_np, w_np, b_np))
         tdy = torch.from_numpy(dy_np)
         contenders['torch'] = lambda: torch.nn.functional.conv2d(tx, tw, tb, padding=2).backward(tdy)
     return contenders
-
-
-def _torch(threads):
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    return torch
 
 
 def _measure_here(threads, repeats, steps, layer_repeats):

@@ -672,10 +672,9 @@ def report_header(style, notebook, info, run, minimx, notes, extra_cells):
     trained = [n for n, c in enumerate(code_cells(run.nb)) if approximate(c)]
     if trained:
         cells = ', '.join(f'[In {n + 1}]' for n in trained)
-        lines.append(wrapped(f'{cells} {"trains" if len(trained) == 1 else "train"} or evaluate{"s" if len(trained) == 1 else ""} '
-                             f'a network: float rounding differs from one CPU to another and training makes it grow, '
-                             f'so there numbers within {TRAINING_RTOL:.0%} of the reference run\'s count as the same '
-                             f'(elsewhere within {FLOAT_RTOL:g}).'))
+        lines.append(wrapped(f'{cells} print{"s" if len(trained) == 1 else ""} numbers that float rounding changes from '
+                             f'one CPU to another (training makes the change grow), so there numbers within '
+                             f'{TRAINING_RTOL:.0%} of the reference run\'s count as the same (elsewhere within {FLOAT_RTOL:g}).'))
     if extra_cells > 0:
         lines.append(wrapped(f'Your notebook has {plural(extra_cells, "code cell")} of its own: not run here (the '
                              f'grader does not run them either).'))
