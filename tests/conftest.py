@@ -2,7 +2,17 @@
 import json
 import os
 import subprocess
+import sys
 import time
+
+# One BLAS thread in every test process, set before numpy loads OpenBLAS (which reads these once).
+# `make test` runs one worker per core and most tests start more processes besides: with OpenBLAS's
+# default of a thread per core, a worker's training spun threads against the other worker's and
+# its own subprocesses', and a LeNet epoch took 28 s instead of 11 s. The benchmarks choose their
+# thread counts themselves, per process or through OpenBLAS's setter.
+assert 'numpy' not in sys.modules, 'numpy was imported before tests/conftest.py could limit its BLAS threads'
+for _variable in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ.setdefault(_variable, '1')
 
 import nbformat
 import pytest

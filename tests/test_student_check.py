@@ -5,8 +5,9 @@ The words of every refusal are compared with what the grader itself (autograder.
 autograder.intake) says about the same file. Chapter 10's LeNet demonstration trains one
 epoch here (MINIMX_EPOCHS=1; chapter 13's training cells their grading setting, a fiftieth of an
 epoch), so that those cells differ from the reference run by design;
-tests/test_round_trip.py runs every chapter's reference answers in full through
-`./course check`, the same tool, and proves that every output is reproduced.
+tests/test_round_trip.py runs every chapter's reference answers through `./course check`,
+the same tool, and proves that every output is reproduced (chapters 10 and 13 with their
+grading MINIMX_EPOCHS as here; tests/test_training.py checks what their training reaches).
 """
 import copy
 import datetime

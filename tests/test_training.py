@@ -113,16 +113,24 @@ def test_gluon_rewrites_reach_the_same_bands(fashion_mnist, seed):
         assert history['test_acc'][-1] >= band, f'hidden={hidden}'
 
 
-@pytest.mark.parametrize('seed', [0, 1])
+LENET_EPOCHS, LENET_BAND = 2, 0.80
+
+
+@pytest.mark.parametrize('seed', SEEDS)
 def test_lenet_band(fashion_mnist, seed):
-    """Chapter 10: LeNet (ReLU, max pooling, Xavier), SGD lr 0.1 with momentum 0.9, 5 epochs."""
+    """Chapter 10: LeNet (ReLU, max pooling, Xavier), SGD lr 0.1 with momentum 0.9, shortened to
+    2 of the chapter's 5 epochs (about 20 s per seed with one BLAS thread). Measured after 2
+    epochs: 0.850, 0.844 and 0.826 for seeds 0, 1 and 2 (after 1 epoch 0.832, 0.813 and 0.790,
+    too close to a band). The chapter's 5 epochs reach 0.877 in its stored run, which the build
+    re-executes whenever the chapter's code changes."""
     from minimx import gluon
     from minimx.gluon import loss as gloss
     seeded(seed)
     net = d2l.lenet()
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'momentum': 0.9})
-    history = d2l.train_ch3(net, *fashion_mnist, gloss.SoftmaxCrossEntropyLoss(), 5, 256, None, None, trainer)
-    assert history['test_acc'][-1] >= 0.85
+    history = d2l.train_ch3(net, *fashion_mnist, gloss.SoftmaxCrossEntropyLoss(), LENET_EPOCHS, 256, None, None,
+                            trainer)
+    assert history['test_acc'][-1] >= LENET_BAND
 
 
 RESNET_STEPS, RESNET_TEST, RESNET_BAND = 40, 2000, 0.60
