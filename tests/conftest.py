@@ -29,8 +29,15 @@ FIGURES = {}
 
 
 def _sources(ch, student_visible=False):
-    cells = nbformat.read(str(ch.source), as_version=4).cells
-    return [c.source for c in cells if not (student_visible and is_instructor_cell(c))]
+    return _notebook_sources(ch.source, student_visible)
+
+
+@functools.lru_cache(maxsize=None)
+def _notebook_sources(path, student_visible):
+    # read once per test process: the site's leak check asks for every chapter's lines some
+    # hundred times (half a minute of reading notebooks again)
+    cells = nbformat.read(str(path), as_version=4).cells
+    return tuple(c.source for c in cells if not (student_visible and is_instructor_cell(c)))
 
 
 def public_text(ch):
@@ -43,9 +50,24 @@ def secret_lines(ch, known=''):
     """Lines of the chapter's reference solutions and hidden tests that appear nowhere a
     student may look (outside those regions, in any chapter, nor in `known`), so finding one
     published means a leak."""
-    lines = {line.strip() for src in _sources(ch) for body in region_bodies(src) for line in body.splitlines()}
-    public = '\n'.join(public_text(c) for c in chapters()) + known
-    return {line for line in lines if len(line) > 20 and line not in public}
+    return secret_lines_of([ch], known)
+
+
+def secret_lines_of(chapter_list, known=''):
+    """The secret lines (secret_lines) of all these chapters, searched for together."""
+    lines = frozenset(line.strip() for ch in chapter_list for src in _sources(ch) for body in region_bodies(src)
+                      for line in body.splitlines() if len(line.strip()) > 20)
+    return set(lines - _public(lines) - _occurring(lines, known))
+
+
+@functools.lru_cache(maxsize=64)
+def _public(lines):
+    return _occurring(lines, _all_public_text())
+
+
+@functools.lru_cache(maxsize=1)
+def _all_public_text():
+    return '\n'.join(public_text(c) for c in chapters())
 
 
 def solution_text(chapter_list):
@@ -57,15 +79,22 @@ def leaked(lines, text):
     """The secret lines found in `text` (raw, or as escaped inside a notebook's JSON), in the
     order of `lines`. One pass over `text` finds them all (Aho-Corasick): searching for each of
     some thousand lines in turn took half a minute for the site alone."""
-    found = {line for _, line in _searcher(frozenset(lines)).iter(text)} if lines and text else set()
+    found = _occurring(frozenset(lines), text, escaped=True)
     return [line for line in lines if line in found]
 
 
+def _occurring(lines, text, escaped=False):
+    """The set of `lines` found in `text` (with `escaped`, also as a JSON string escapes them)."""
+    if not lines or not text:
+        return set()
+    return {line for _, line in _searcher(lines, escaped).iter(text)}
+
+
 @functools.lru_cache(maxsize=64)
-def _searcher(lines):
+def _searcher(lines, escaped):
     automaton = ahocorasick.Automaton()
     for line in lines:
-        for form in (line, json.dumps(line)[1:-1]):
+        for form in (line, json.dumps(line)[1:-1]) if escaped else (line,):
             automaton.add_word(form, line)
     automaton.make_automaton()
     return automaton

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import FIGURES, leaked, secret_lines, solution_text
+from conftest import FIGURES, leaked, secret_lines, secret_lines_of, solution_text
 from pipeline import apidoc
 from pipeline.build import jupyter_book
 from core.chapters import ROOT, chapters
@@ -130,7 +130,7 @@ def site_files(site):
 
 def test_no_solution_code_anywhere_in_the_site(site):
     """Every page, script, search index, source copy and download, zips unpacked."""
-    secrets = set().union(*(secret_lines(ch) for ch in CHAPTERS))
+    secrets = secret_lines_of(CHAPTERS)
     assert len(secrets) > 20 * len(CHAPTERS), 'the leak check needs solution lines to look for'
     checked, found = 0, []
     for path, raw in site_files(site):
@@ -141,7 +141,7 @@ def test_no_solution_code_anywhere_in_the_site(site):
         # a chapter's zip ships the minimx of earlier chapters: their solutions are allowed there
         later = [c for c in CHAPTERS if c.number >= ch.number]
         known = solution_text(earlier(ch))
-        own = set().union(*(secret_lines(c, known) for c in later))
+        own = secret_lines_of(later, known)
         archive = downloads(site, ch)[f'{ch.name}.zip']
         with zipfile.ZipFile(archive) as zf:
             for name in zf.namelist():
