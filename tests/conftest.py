@@ -155,3 +155,10 @@ LONGEST_FIRST = ('test_redteam.py', 'test_student_path.py', 'test_cluster.py', '
 def pytest_collection_modifyitems(items):
     rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))
+    # A test of the built site outside the 'site' group builds the site again on another worker
+    # (40 s of work: test_instructor's guide test did, unnoticed).
+    apart = [item.nodeid for item in items if 'site' in getattr(item, 'fixturenames', ())
+             and 'site' not in {mark.kwargs.get('name', mark.args[0] if mark.args else None)
+                                for mark in item.iter_markers('xdist_group')}]
+    if apart:
+        raise pytest.UsageError(f"these tests use the site fixture but not @pytest.mark.xdist_group('site'): {apart}")

@@ -140,6 +140,7 @@ def test_instructor_guide_is_the_last_part_of_the_toc():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group('site')       # the built site: the worker that built it for test_site (Makefile)
 def test_instructor_guide_page_links_every_chapter(site):
     page = (site / 'book' / 'instructor' / 'guide.html').read_text(encoding='utf-8')
     for ch in CHAPTERS:
