@@ -3,9 +3,9 @@ import statistics
 import time
 
 
-def compare(contenders, repeats=30, warmup=3):
+def interleaved(contenders, repeats=30, warmup=3):
     """Time each zero-argument function `repeats` times, interleaved so that the machine's
-    bursts of noise hit every contender alike; return {name: median seconds}."""
+    bursts of noise hit every contender alike; return {name: [seconds of each repetition]}."""
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
@@ -15,7 +15,12 @@ def compare(contenders, repeats=30, warmup=3):
             start = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    return samples
+
+
+def compare(contenders, repeats=30, warmup=3):
+    """interleaved(), as {name: median seconds}."""
+    return {name: statistics.median(times) for name, times in interleaved(contenders, repeats, warmup).items()}
 
 
 def compare_apart(contenders, own_pool=('torch',), **kwargs):

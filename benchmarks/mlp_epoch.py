@@ -18,12 +18,12 @@ import glob
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np                                   # noqa: E402
 
+from benchmarks.common import interleaved           # noqa: E402
 from minimx import autograd, d2l, nd                 # noqa: E402
 
 NAME = 'MLP epoch (784-256-10, batch 256)'
@@ -171,14 +171,7 @@ def measure(quick=False, threads=(1, 2), epochs=None):
     workloads = []
     for n in threads:
         with blas_threads(n) as in_force:
-            for fn in contenders.values():              # warm-up: caches, BLAS threads
-                fn()
-            times = {name: [] for name in contenders}
-            for _ in range(repeats):
-                for name, fn in contenders.items():
-                    start = time.perf_counter()
-                    fn()
-                    times[name].append(time.perf_counter() - start)
+            times = interleaved(contenders, repeats, warmup=1)     # warm-up: caches, BLAS threads
         workloads.append({'name': NAME + (f' ({QUICK_BATCHES} batches)' if quick else ''), 'unit': 's',
                           'threads': in_force if in_force is not None else n, 'repeats': repeats,
                           'medians': {name: statistics.median(t) for name, t in times.items()},
