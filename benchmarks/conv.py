@@ -15,9 +15,11 @@ contenders run interleaved (benchmarks.common.compare), and the table gives medi
 - LeNet: chapter 10's network (conv 6@5×5 pad 2, ReLU, max pool 2, conv 16@5×5, ReLU, max pool
   2, dense 120, 84, 10), softmax cross-entropy, SGD with learning rate 0.1 and momentum 0.9,
   batches of 256 of the real Fashion-MNIST. All three start from minimx's Xavier weights and
-  see the same batches, taken by indexing the in-memory arrays (no loader). "numpy" is the best
-  hand-written numpy we know (`NumpyLeNet`): activations channel-major (C, N, H, W), im2col
-  built K-major in one copy, col2im by strided adds. One sample is a whole epoch (235 steps),
+  see the same batches, taken by indexing the in-memory arrays (no loader). "numpy" is a careful
+  hand-written numpy LeNet (`NumpyLeNet`): activations channel-major (C, N, H, W), im2col
+  built K-major in one copy, col2im by strided adds in (C, N, H, W). (minimx's col2im now
+  accumulates batch last, which chapter 9 measured faster: where minimx beats this numpy on
+  the second convolution's backward, that is why.) One sample is a whole epoch (235 steps),
   or `--steps` steps if given. PyTorch (CPU) is an optional baseline and never a dependency.
 
 `measure(quick=False)` returns the figures as a dict (benchmarks/speed.py builds the book's

@@ -131,20 +131,29 @@ def collect_gradients(head, head_grad=None):
     if node is VARIABLE:
         variables[tape_key(head)] = head
     order = topological_order(head)
+    rules = {}                                  # op name -> rule, looked up once per backward
     for node in order:
         g = grads.pop(id(node), None)           # tape_key of the node's output
-        rule = _rule(node.op)
-        if g is None or rule is None:
+        if g is None:
+            continue
+        rule = rules.get(node.op, False)
+        if rule is False:
+            rule = rules[node.op] = _rule(node.op)
+        if rule is None:
             continue
         for x, need, gx in zip(node.inputs, node.needs, rule(node, g)):
             if not need or gx is None:
                 continue
             if not isinstance(gx, np.ndarray) or gx.shape != x._data.shape:
                 gx = unbroadcast(np.asarray(gx), x.shape)     # most gradients already fit
-            key = tape_key(x)
-            grads[key] = gx if key not in grads else grads[key] + gx
-            if x._node is VARIABLE:
-                variables[key] = x
+            parent = x._node                    # tape_key(x), written out: this loop is hot
+            key = id(parent) if parent is not VARIABLE else id(x)
+            if key in grads:
+                grads[key] = grads[key] + gx
+            else:
+                grads[key] = gx
+                if parent is VARIABLE:
+                    variables[key] = x
     return grads, variables, order
 
 # defined in chapter 2, section 2.6 Backward

@@ -15,16 +15,18 @@ from minimx.tape import gradient
 def unbroadcast(grad, shape):
     """Sum a gradient of the broadcast shape back down to the operand's `shape`."""
     shape = tuple(shape)
-    if grad.shape == shape:
+    given = grad.shape
+    if given == shape:
         return grad
-    if nd.broadcast_shape(shape, grad.shape) != grad.shape:
-        raise MXNetError(f'a gradient of shape {grad.shape} cannot come from an operand of shape {shape}')
     lead = grad.ndim - len(shape)
-    if lead:
+    if lead > 0:
         grad = grad.sum(axis=tuple(range(lead)))
-    axes = tuple(i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+    if lead >= 0:
+        axes = tuple(i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1)
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != shape:     # checked after summing: a gradient that fits always ends as `shape`
+        raise MXNetError(f'a gradient of shape {given} cannot come from an operand of shape {shape}')
     return grad
 
 # defined in chapter 2, section 2.6 Backward

@@ -84,6 +84,10 @@ def test_autograd_overhead_measure_follows_the_schema():
         assert w['unit'] == 'us per op' and w['target'] is None and w['target_us_per_op'] == 5.0
         assert set(w['forward_us']) == set(w['medians'])
         assert all(math.isfinite(v) and v > 0 for v in w['forward_us'].values())
+        # the overhead is each framework's time above numpy's floor, so it is derived, not measured
+        assert set(w['overhead_us']) == set(w['medians']) - {'numpy'}
+        for who, overhead in w['overhead_us'].items():
+            assert overhead == w['medians'][who] - w['medians']['numpy']
 
 
 def test_autograd_overhead_minimx_and_numpy_compute_the_same_gradients():

@@ -83,18 +83,22 @@ def convolution_forward(x, weight, *bias, kernel, pad=(0, 0), stride=(1, 1)):
 
 # defined in chapter 9, section 9.5 Convolution for batches and channels: im2col
 def col2im(cols, x_shape, kernel, pad=0, stride=1):
-    """The adjoint of im2col: add each column's entries back onto the pixels they came from."""
+    """Add each column's entries back onto the pixels they came from (im2col's adjoint).
+
+    `cols` has shape (C·kh·kw, out_h·out_w·N): its columns are ordered batch last, unlike
+    im2col's (N, out_h, out_w), so that each kernel position's add runs over long rows."""
     (kh, kw), (ph, pw), (sh, sw) = _pair(kernel), _pair(pad), _pair(stride)
     n, c, h, w = x_shape
     out_h, out_w = conv_output_shape((h, w), kernel, pad, stride)
-    grid = cols.reshape(c, kh, kw, n, out_h, out_w)
-    # Accumulate channel-major, (C, N, H, W) like grid, so that each add reads grid in order;
-    # one transposing copy at the end gives back NCHW.
-    padded = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    grid = cols.reshape(c, kh, kw, out_h, out_w, n)
+    # Accumulate in (C, H, W, N), the layout of grid: a slice [i:i+out_h, j:j+out_w] of it is
+    # out_h rows of out_w·N contiguous floats, not out_h·N rows of out_w. One transposing copy
+    # at the end gives back NCHW.
+    padded = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
     for i in range(kh):                     # one strided add per kernel position, not per pixel
         for j in range(kw):
-            padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += grid[:, i, j]
-    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+            padded[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += grid[:, i, j]
+    return np.ascontiguousarray(padded[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2))
 
 # defined in chapter 9, section 9.5 Convolution for batches and channels: im2col (Exercise 8 — `convolution_backward`)
 @gradient('Convolution')
@@ -103,15 +107,16 @@ def convolution_backward(node, dy):
     x, weight, *bias = node.values
     kernel, pad, stride = node.attrs['kernel'], node.attrs['pad'], node.attrs['stride']
     o = weight.shape[0]
-    dy2 = dy.transpose(1, 0, 2, 3).reshape(o, -1)
     dx = dw = None
     if node.needs[1]:
+        dy2 = dy.transpose(1, 0, 2, 3).reshape(o, -1)       # columns (N, H_out, W_out), as in cols
         cols = _saved_cols(node)
         if cols is None:                    # not kept: a graph replayed twice, or a Node built by hand
             cols = im2col(x, kernel, pad, stride)
         dw = (cols @ dy2.T).T.reshape(weight.shape)
     if node.needs[0]:
-        dx = col2im(weight.reshape(o, -1).T @ dy2, x.shape, kernel, pad, stride)
+        dyt = dy.transpose(1, 2, 3, 0).reshape(o, -1)       # columns (H_out, W_out, N): col2im's
+        dx = col2im(weight.reshape(o, -1).T @ dyt, x.shape, kernel, pad, stride)
     grads = [dx, dw]
     if bias:
         grads.append(dy.sum(axis=(0, 2, 3)) if node.needs[2] else None)

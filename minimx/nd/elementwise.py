@@ -39,9 +39,14 @@ def _binary(name, lhs, rhs):
         raise MXNetError(f'Incompatible attr in node {name} at 1-th input: expected '
                          f'{lhs._data.dtype}, got {rhs._data.dtype} (minimx never converts dtypes '
                          f'silently; use .astype() on one operand)')
-    if lhs._data.shape != rhs._data.shape and lhs._data.ndim and rhs._data.ndim:
-        broadcast_shape(lhs._data.shape, rhs._data.shape)   # only a real broadcast can fail
-    return invoke(name, [lhs, rhs])
+    try:
+        return invoke(name, [lhs, rhs])
+    except ValueError as refused:
+        error = refused
+    # numpy refused (nothing was written or recorded): say why in MXNet's words, outside the
+    # except block so that the student's traceback shows our message alone
+    broadcast_shape(lhs._data.shape, rhs._data.shape)
+    raise error                         # the shapes fit, so it was something else: numpy's error
 
 
 # defined in chapter 1, section 1.5 Elementwise operations
