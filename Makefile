@@ -32,7 +32,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # An existing environment is reused (venv refuses to create over one that is a symlink).
+# requirements.txt is a full lock: installed as it is (--no-deps), checked complete (pip check),
+# and an environment made before rfc3987-syntax left the lock loses it (requirements.txt says why).
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.txt
+	$(PY) -m pip uninstall --quiet --yes rfc3987-syntax lark 2>/dev/null
+	$(PY) -m pip check
 	touch $@

@@ -167,6 +167,18 @@ def test_cli_help_names_every_command():
         assert command in out
 
 
+def test_importing_nbformat_builds_no_grammar():
+    """rfc3987-syntax (an optional extra of jsonschema) builds its grammars whenever jsonschema is
+    imported: 0.9 s of CPU per grader, check or nbval process. requirements.txt leaves it out."""
+    lock = (ROOT / 'requirements.txt').read_text()
+    assert not re.search(r'^(rfc3987-syntax|lark)==', lock, re.M), 'requirements.txt lists rfc3987-syntax or lark'
+    loaded = subprocess.run([sys.executable, '-c', 'import sys, nbformat; print(sorted({"rfc3987_syntax", "lark"} '
+                             '& set(sys.modules)))'], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == '[]', (f'importing nbformat loads {loaded}: this environment has rfc3987-syntax, which '
+                            'requirements.txt leaves out; `make setup` removes it (or: .venv/bin/pip uninstall '
+                            'rfc3987-syntax lark)')
+
+
 @pytest.mark.slow                 # nbgrader's answer costs an interpreter and its `alembic` (10-30 s)
 def test_the_gradebook_schema_revision_read_from_the_scripts_is_nbgraders():
     """generate() stamps new gradebooks with alembic_head() instead of nbgrader's `alembic
