@@ -441,8 +441,8 @@ class FakeGradebook:
     def find_submission(self, *args):
         return None
 
-    def find_grade(self, *args):
-        return SimpleNamespace()
+    def find_submission_notebook(self, *args):
+        return SimpleNamespace(grades=[])
 
 
 def test_gradebook_records_each_student_on_their_own(monkeypatch):

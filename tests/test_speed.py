@@ -73,6 +73,11 @@ def schema_problems(run, torch_importable=None):
     return problems
 
 
+# One quick run for the tests that read it: they share one xdist worker (Makefile), or each
+# worker would run the benchmarks again (20 s each).
+QUICK_RUN = pytest.mark.xdist_group('speed_quick_run')
+
+
 @pytest.fixture(scope='module')
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp('speed') / 'speed.json'
@@ -83,6 +88,7 @@ def quick_run(tmp_path_factory):
 
 
 @pytest.mark.slow
+@QUICK_RUN
 def test_a_quick_run_writes_what_the_page_reads(quick_run):
     run, printed = quick_run
     assert schema_problems(run, torch_importable=HAS_TORCH) == []
@@ -94,6 +100,7 @@ def test_a_quick_run_writes_what_the_page_reads(quick_run):
 
 
 @pytest.mark.slow
+@QUICK_RUN
 def test_a_quick_run_names_no_folder_of_the_machine(quick_run):
     text = json.dumps(quick_run[0])
     assert not re.search(r'/(work|root|home|opt|usr|tmp)/', text), text
