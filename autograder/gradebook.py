@@ -115,5 +115,5 @@ def write_autograded(ch, assignment, state):
     target = GRADING / 'autograded' / state['key'] / ch.id / f'{ch.name}.ipynb'
     target.parent.mkdir(parents=True, exist_ok=True)
     # nbformat.writes without its schema validation, which only logs (the student edition is
-    # valid, and stream outputs made by new_output keep it so): a third of a batch's bookkeeping
+    # valid, and stream outputs made by new_output keep it so); the bytes written are the same
     write_atomically(target, nbformat.v4.writes(release))
