@@ -17,9 +17,11 @@ contenders run interleaved (benchmarks.common.compare), and the table gives medi
   batches of 256 of the real Fashion-MNIST. All three start from minimx's Xavier weights and
   see the same batches, taken by indexing the in-memory arrays (no loader). "numpy" is a careful
   hand-written numpy LeNet (`NumpyLeNet`): activations channel-major (C, N, H, W), im2col
-  built K-major in one copy, col2im by strided adds in (C, N, H, W). (minimx's col2im now
-  accumulates batch last, which chapter 9 measured faster: where minimx beats this numpy on
-  the second convolution's backward, that is why.) One sample is a whole epoch (235 steps),
+  built K-major in one copy, col2im by strided adds in (C, N, H, W). minimx no longer uses
+  im2col for these layers: chapter 9 lowers whole rows against a banded weight where that is
+  faster (stride 1, few channels: both of LeNet's convolutions), and chapter 10 takes the max
+  over tiling windows a row at a time; where minimx beats this numpy, that is why. One sample
+  is a whole epoch (235 steps),
   or `--steps` steps if given. PyTorch (CPU) is an optional baseline and never a dependency.
 
 `measure(quick=False)` returns the figures as a dict (benchmarks/speed.py builds the book's

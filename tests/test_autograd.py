@@ -106,6 +106,40 @@ def test_every_rule_agrees_with_central_differences(op, fn, shapes, bounds):
         check_gradient(fn, *shapes, rng=np.random.default_rng(seed), low=bounds[0], high=bounds[1])
 
 
+def test_both_lowerings_of_a_convolution_and_both_max_pools_agree():
+    """Chapter 9 registers nd.Convolution a second time (rows lowered against a banded weight, for
+    the layers where that is faster) and chapter 10 nd.Pooling (the max over tiling windows, a row
+    at a time): each must give the exercises' numbers, and their gradients central differences'."""
+    from minimx.nd import convolution as cv, pooling as pl
+    rng = np.random.default_rng(0)
+    layers = [((3, 1, 7, 6), (2, 1, 3, 3), (1, 1)), ((2, 3, 6, 7), (4, 3, 3, 2), (0, 1)),
+              ((2, 6, 14, 14), (16, 6, 5, 5), (0, 0)), ((2, 1, 28, 28), (6, 1, 5, 5), (2, 2))]
+    for shape, w_shape, pad in layers:
+        assert cv._by_rows(shape, w_shape, pad, (1, 1)), (shape, w_shape)
+        x, w, b = rng.standard_normal(shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+        got = cv.fast_convolution(x, w, b, kernel=w_shape[2:], pad=pad)
+        np.testing.assert_allclose(got, cv.convolution_forward(x, w, b, kernel=w_shape[2:], pad=pad), rtol=1e-12, atol=1e-12)
+        assert got.flags.c_contiguous
+    # where rows lose (stride 2, many channels on a wide input) the exercises' im2col runs
+    assert not cv._by_rows((2, 1, 28, 28), (16, 1, 5, 5), (2, 2), (2, 2))
+    assert not cv._by_rows((2, 3, 32, 32), (64, 3, 3, 3), (1, 1), (1, 1))
+    for seed in range(2):
+        check_gradient(lambda x, w, b: nd.Convolution(x, w, b, kernel=(3, 2), pad=(1, 0)),
+                       (2, 2, 5, 4), (3, 2, 3, 2), (3,), rng=np.random.default_rng(seed))
+        check_gradient(lambda x, w: nd.Convolution(x, w, kernel=(3, 3), pad=(1, 1), no_bias=True),
+                       (2, 3, 4, 6), (2, 3, 3, 3), rng=np.random.default_rng(seed))
+    # pooling: ties and negative values included, the fast path and the offset loop agree exactly
+    x = np.round(rng.standard_normal((2, 3, 8, 6)), 1)
+    for kernel in ((2, 2), (2, 3), (4, 1)):
+        assert pl._tiles(x.shape, kernel, (0, 0), kernel)
+        np.testing.assert_array_equal(pl.fast_pooling(x, kernel, 'max', (0, 0), kernel),
+                                      pl.pooling_forward(x, kernel, 'max', (0, 0), kernel))
+    assert not pl._tiles((2, 3, 7, 6), (2, 2), (0, 0), (2, 2)) and not pl._tiles(x.shape, (2, 2), (1, 1), (2, 2))
+    for seed in range(2):
+        check_gradient(lambda x: nd.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type='max'), (2, 2, 4, 6),
+                       rng=np.random.default_rng(seed))
+
+
 def test_every_op_has_a_checked_rule_or_a_stated_reason():
     """The op table (nd.OPS) is the one place an operation is declared: each entry has either a
     gradient rule, checked here against central differences, or a reason it has none."""

@@ -21,8 +21,8 @@ from .files import save, load
 from . import softmax
 from .softmax import gradient, softmax_cross_entropy_kernel, grad_softmax_cross_entropy
 from . import convolution
-from .convolution import nd, is_recording, conv_output_shape, im2col, convolution_forward, col2im, convolution_backward, Convolution
+from .convolution import nd, is_recording, conv_output_shape, im2col, convolution_forward, col2im, convolution_backward, Convolution, lower_rows, banded_weight, fast_convolution, fast_convolution_gradient
 from . import pooling
-from .pooling import pool_output_shape, pooling_forward, pooling_backward, Pooling
+from .pooling import pool_output_shape, pooling_forward, pooling_backward, Pooling, fast_pooling
 from . import normalization
 from .normalization import autograd, batch_stats, batch_norm_forward, batch_norm_backward, BatchNorm
