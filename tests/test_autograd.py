@@ -120,6 +120,10 @@ def test_both_lowerings_of_a_convolution_and_both_max_pools_agree():
         got = cv.fast_convolution(x, w, b, kernel=w_shape[2:], pad=pad)
         np.testing.assert_allclose(got, cv.convolution_forward(x, w, b, kernel=w_shape[2:], pad=pad), rtol=1e-12, atol=1e-12)
         assert got.flags.c_contiguous
+    # a kernel that does not fit the weight is named, on either path (stride 1: rows; 2: im2col)
+    for stride in ((1, 1), (2, 2)):
+        with pytest.raises(MXNetError, match=r'kernel \(3, 3\) does not fit weight'):
+            nd.Convolution(nd.ones((2, 1, 8, 8)), nd.ones((3, 1, 5, 5)), kernel=(3, 3), stride=stride, no_bias=True)
     # where rows lose (stride 2, many channels on a wide input) the exercises' im2col runs
     assert not cv._by_rows((2, 1, 28, 28), (16, 1, 5, 5), (2, 2), (2, 2))
     assert not cv._by_rows((2, 3, 32, 32), (64, 3, 3, 3), (1, 1), (1, 1))

@@ -134,6 +134,9 @@ def Convolution(data=None, weight=None, bias=None, kernel=None, stride=(1, 1), p
     for x in inputs:
         if not isinstance(x, NDArray):
             raise AssertionError(f'Argument must have NDArray type, but got {x!r} (Convolution)')
+    if weight.ndim != 4 or weight.shape[2:] != kernel:
+        raise MXNetError(f'Convolution: kernel {kernel} does not fit weight {format_shape(weight.shape)} '
+                         f'(expected O x C x {kernel[0]} x {kernel[1]})')
     if num_filter is not None and num_filter != weight.shape[0]:
         raise MXNetError(f'num_filter={num_filter} but the weight has {weight.shape[0]} output channels')
     return invoke('Convolution', inputs, kernel=kernel, pad=_pair(pad), stride=_pair(stride))
