@@ -120,6 +120,13 @@ def test_both_lowerings_of_a_convolution_and_both_max_pools_agree():
         got = cv.fast_convolution(x, w, b, kernel=w_shape[2:], pad=pad)
         np.testing.assert_allclose(got, cv.convolution_forward(x, w, b, kernel=w_shape[2:], pad=pad), rtol=1e-12, atol=1e-12)
         assert got.flags.c_contiguous
+    # the two helpers also lower strided layers (which _by_rows leaves to im2col): rows · band is the layer
+    x, w = rng.standard_normal((2, 3, 9, 11)), rng.standard_normal((4, 3, 3, 2))
+    want = cv.convolution_forward(x, w, kernel=(3, 2), pad=(1, 2), stride=(2, 3))
+    out_w = want.shape[3]
+    rows = cv.lower_rows(x, (3, 2), pad=(1, 2), stride=(2, 3))
+    got = (rows @ cv.banded_weight(w, 11 + 2 * 2, out_w, 3)).reshape(2, want.shape[2], 4, out_w).transpose(0, 2, 1, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     # a kernel that does not fit the weight is named, on either path (stride 1: rows; 2: im2col)
     for stride in ((1, 1), (2, 2)):
         with pytest.raises(MXNetError, match=r'kernel \(3, 3\) does not fit weight'):
