@@ -1,4 +1,6 @@
 """minimx.autograd: every gradient rule against central differences, and MXNet's behaviour."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -139,6 +141,19 @@ def test_both_lowerings_of_a_convolution_and_both_max_pools_agree():
                        (2, 2, 5, 4), (3, 2, 3, 2), (3,), rng=np.random.default_rng(seed))
         check_gradient(lambda x, w: nd.Convolution(x, w, kernel=(3, 3), pad=(1, 1), no_bias=True),
                        (2, 3, 4, 6), (2, 3, 3, 3), rng=np.random.default_rng(seed))
+    # the rows path adds the bias inside its product (a column of ones) and reads db off dB's last
+    # row: whichever gradients are asked for, with or without a bias, exercise 8 gives the same
+    x, w, b = rng.standard_normal((3, 2, 6, 7)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    attrs = dict(kernel=(3, 3), pad=(1, 1), stride=(1, 1))
+    dy = rng.standard_normal(cv.convolution_forward(x, w, kernel=(3, 3), pad=(1, 1)).shape)
+    for values in ([x, w, b], [x, w]):
+        for needs in ([False, False, True], [False, True, True], [True, False, False], [True, True, True]):
+            node = SimpleNamespace(values=values, attrs=attrs, needs=needs[:len(values)], out=np.empty(0))
+            got, want = cv.fast_convolution_gradient(node, dy), cv.convolution_backward(node, dy)
+            assert [g is None for g in got] == [g is None for g in want] == [not n for n in node.needs]
+            for g, v in zip(got, want):
+                if v is not None:
+                    np.testing.assert_allclose(g, v, rtol=1e-12, atol=1e-12)
     # pooling: ties and negative values included, the fast path and the offset loop agree exactly
     x = np.round(rng.standard_normal((2, 3, 8, 6)), 1)
     for kernel in ((2, 2), (2, 3), (4, 1)):

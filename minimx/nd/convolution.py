@@ -142,18 +142,25 @@ def Convolution(data=None, weight=None, bias=None, kernel=None, stride=(1, 1), p
     return invoke('Convolution', inputs, kernel=kernel, pad=_pair(pad), stride=_pair(stride))
 
 # defined in chapter 9, section 9.5 Convolution for batches and channels: im2col
-def lower_rows(x, kernel, pad=0, stride=1):
+def lower_rows(x, kernel, pad=0, stride=1, ones=False):
     """Every band of kh input rows of the NCHW batch x, one per output row: (N·out_h, kh·C·W_padded).
 
     Row (n, y) of the result holds rows s·y … s·y + kh − 1 of image n, every channel, at the
-    whole padded width: each input pixel is copied kh times (im2col copies it kh·kw times)."""
+    whole padded width: each input pixel is copied kh times (im2col copies it kh·kw times).
+    With `ones`, one more column of ones: the input that a bias row of the weight multiplies."""
     (kh, kw), (ph, pw), (sh, sw) = _pair(kernel), _pair(pad), _pair(stride)
     n, c = x.shape[:2]
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     bands = np.lib.stride_tricks.sliding_window_view(x, kh, axis=2)[:, :, ::sh]   # (N, C, out_h, Wp, kh)
     out_h, wp = bands.shape[2:4]
-    return bands.transpose(0, 2, 4, 1, 3).reshape(n * out_h, kh * c * wp)
+    if not ones:
+        return bands.transpose(0, 2, 4, 1, 3).reshape(n * out_h, kh * c * wp)
+    k = kh * c * wp
+    rows = np.empty((n * out_h, k + 1), dtype=x.dtype)
+    rows[:, :k].reshape(n, out_h, kh, c, wp)[...] = bands.transpose(0, 2, 4, 1, 3)    # still one copy
+    rows[:, k] = 1
+    return rows
 
 
 # defined in chapter 9, section 9.5 Convolution for batches and channels: im2col
@@ -196,14 +203,13 @@ def fast_convolution(x, weight, *bias, kernel, pad=(0, 0), stride=(1, 1)):
         return convolution_forward(x, weight, *bias, kernel=kernel, pad=pad, stride=stride)
     n, o = x.shape[0], weight.shape[0]
     out_h, out_w = conv_output_shape(x.shape[2:], kernel, pad, stride)
-    bands = lower_rows(x, kernel, pad, stride)
-    out = bands @ banded_weight(weight, x.shape[3] + 2 * _pair(pad)[1], out_w, 1)      # stride 1: see _by_rows
-    nchw = out.reshape(n, out_h, o, out_w).transpose(0, 2, 1, 3)
-    result = np.empty(nchw.shape, dtype=out.dtype)
-    if bias:
-        np.add(nchw, bias[0][:, None, None], out=result)      # the bias rides on the layout copy, as before
-    else:
-        result[...] = nchw
+    bands = lower_rows(x, kernel, pad, stride, ones=bool(bias))
+    band = banded_weight(weight, x.shape[3] + 2 * _pair(pad)[1], out_w, 1)          # stride 1: see _by_rows
+    if bias:                              # the bias is the weight of the column of ones: one more row
+        band = np.concatenate([band, np.repeat(bias[0], out_w)[None]])
+    out = bands @ band
+    result = np.empty((n, o, out_h, out_w), dtype=out.dtype)
+    result.transpose(0, 2, 1, 3)[...] = out.reshape(n, out_h, o, out_w)     # the layout copy, nothing added
     if is_recording():
         _keep_cols(result, bands)         # kept for dW as cols was: 4.6 MB for LeNet's first layer, not 20
     return result
@@ -222,12 +228,15 @@ def fast_convolution_gradient(node, dy):
     out_h, out_w = dy.shape[2:]
     wp = w + 2 * pw
     dy_rows = dy.transpose(0, 2, 1, 3).reshape(n * out_h, o * out_w)    # laid out as the forward's product
-    dx = dw = None
+    dx = dw = db = None
     if node.needs[1]:
         bands = _saved_cols(node)
         if bands is None:
-            bands = lower_rows(x, kernel, pad, stride)
-        d_band = (bands.T @ dy_rows).reshape(kh, c, wp, o, out_w)
+            bands = lower_rows(x, kernel, pad, stride, ones=bool(bias))
+        d_band = bands.T @ dy_rows
+        if bias:                          # the row of the bias: each output channel's W_out sums of dY
+            d_band, db = d_band[:-1], d_band[-1].reshape(o, out_w).sum(axis=1)
+        d_band = d_band.reshape(kh, c, wp, o, out_w)
         p, xs = _taps(kw, out_w, sw)
         dw = d_band[:, :, p, :, xs].sum(axis=1).transpose(3, 2, 1, 0)     # each tap's diagonal, summed
     if node.needs[0]:
@@ -240,5 +249,5 @@ def fast_convolution_gradient(node, dy):
         dx = np.ascontiguousarray(padded[:, ph:ph + h, :, pw:pw + w].transpose(0, 2, 1, 3))
     grads = [dx, dw]
     if bias:
-        grads.append(dy.sum(axis=(0, 2, 3)) if node.needs[2] else None)
+        grads.append((dy.sum(axis=(0, 2, 3)) if db is None else db) if node.needs[2] else None)
     return tuple(grads)
