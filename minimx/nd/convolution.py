@@ -249,5 +249,7 @@ def fast_convolution_gradient(node, dy):
         dx = np.ascontiguousarray(padded[:, ph:ph + h, :, pw:pw + w].transpose(0, 2, 1, 3))
     grads = [dx, dw]
     if bias:
-        grads.append((dy.sum(axis=(0, 2, 3)) if db is None else db) if node.needs[2] else None)
+        if node.needs[2] and db is None:  # no product for dW was made: sum dY itself
+            db = dy.sum(axis=(0, 2, 3))
+        grads.append(db if node.needs[2] else None)
     return tuple(grads)
